@@ -1,0 +1,1 @@
+"""WhatsApp BSP adapters: one module per provider behind `bot.bsp.base.Provider`."""

@@ -1,0 +1,173 @@
+"""The one Protocol every BSP adapter implements, and the normalised models they speak.
+
+A provider module has a parse side (webhook JSON -> `WebhookEvent`s) and an API side
+(templates and sends over an injected `httpx.AsyncClient`). Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.rules.templates import Template
+
+
+class SessionData(StrEnum):
+    """How much of Meta's window data a provider gives us."""
+
+    FULL = "full"  # conversation, pricing and referral pass through (Cloud API envelope)
+    DERIVED = "derived"  # only customer messages: windows derived from their times
+    NONE = "none"  # templates only: the screen says so
+
+
+# ---- webhook events (parse side) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer wrote. `at` is the payload's timestamp."""
+
+    message_id: str
+    wa_id: str  # may be "" for username-only users
+    at: datetime
+    type: str = "text"
+    user_id: str | None = None  # business-scoped user id (BSUID)
+    profile_name: str | None = None
+    text: str | None = None
+    referral: Mapping[str, Any] | None = None  # CTWA ad / page button
+    context_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A delivery status for a message we sent."""
+
+    message_id: str
+    status: str  # sent | delivered | read | failed | played | deleted ...
+    at: datetime
+    recipient_wa_id: str = ""
+    recipient_user_id: str | None = None
+    conversation_id: str | None = None
+    conversation_origin: str | None = None  # normalised: service|utility|marketing|authentication|referral_conversion
+    conversation_expires_at: datetime | None = None
+    pricing_model: str | None = None
+    pricing_category: str | None = None
+    errors: tuple[ProviderError, ...] = ()
+
+
+@dataclass(frozen=True)
+class NumberChanged:
+    """`system` message `user_changed_number`: the contact moves to a new wa_id."""
+
+    old_wa_id: str
+    new_wa_id: str
+    at: datetime
+    message_id: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateChanged:
+    """`message_template_status_update` / `template_category_update`: refresh the cache."""
+
+    name: str | None
+    language: str | None
+    event: str  # the webhook field
+    new_status: str | None = None
+    new_category: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderError:
+    """An error reported by the provider (sync response, `value.errors`, failed status)."""
+
+    code: str  # "131047", "470", "invalid_api_key", ...
+    title: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookErrors:
+    """`value.errors[]` with no message or status."""
+
+    errors: tuple[ProviderError, ...]
+
+
+WebhookEvent = InboundMessage | StatusUpdate | NumberChanged | TemplateChanged | WebhookErrors
+
+
+class WebhookShapeError(ValueError):
+    """The payload is JSON but not the shape the provider sends; `path` says where."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+# ---- API side ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateSend:
+    """What the agent chose: a template and its variable values by key ("body.1", ...)."""
+
+    template: Template
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    wa_id: str | None = None  # canonical wa_id from the response (`contacts[].wa_id`)
+    raw: Mapping[str, Any] | None = None
+
+
+class BspError(Exception):
+    """A provider call failed. `outcome_unknown` is true when the send may have happened
+    (timeout after the request left): such a send is never retried blindly."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        *,
+        http_status: int | None = None,
+        retryable: bool = False,
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.retryable = retryable
+        self.outcome_unknown = outcome_unknown
+
+
+class Provider(Protocol):
+    """One WhatsApp channel's BSP."""
+
+    name: str
+    session_data: SessionData
+
+    async def list_templates(self) -> list[Template]:
+        """Every template of the account (all statuses), normalised."""
+        ...
+
+    async def send_template(self, to: str, send: TemplateSend) -> SendResult:
+        """Send a template to `to` (E.164 with +, or wa_id). Raises BspError."""
+        ...
+
+    async def send_text(self, to: str, text: str) -> SendResult:
+        """Send free text (only valid inside the customer service window). Raises BspError."""
+        ...
+
+    def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
+        """True if the webhook request is authentic (constant-time comparisons)."""
+        ...
+
+    def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
+        """Normalise one webhook body; raises WebhookShapeError with the path of the problem."""
+        ...

@@ -1,0 +1,1 @@
+"""Pure rules: windows, pricing, phone numbers, templates. Imports nothing of ours but itself."""

@@ -1,0 +1,210 @@
+"""Tables. Every time column is timezone-aware UTC (stored as UTC)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """SQLite drops tzinfo; store naive UTC and give back aware UTC on every backend."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        from datetime import UTC
+
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        from datetime import UTC
+
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
+
+
+class Contact(Base):
+    """A customer. `phone_key` is the canonical E.164 (Brazilian mobiles with the 9th digit),
+    so the two Brazilian forms are one contact; `wa_id` is what WhatsApp last reported."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone_key: Mapped[str | None] = mapped_column(String(20), unique=True)
+    e164: Mapped[str | None] = mapped_column(String(20))
+    wa_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(128), unique=True)  # business-scoped user id
+    name: Mapped[str | None] = mapped_column(String(256))
+    name_search: Mapped[str | None] = mapped_column(String(256), index=True)  # lowercased, unaccented
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CustomerEvent(Base):
+    """A window-relevant fact for (channel, contact): inbound message, our reply, or a
+    conversation seen in a status. Unique per (channel, kind, ref) so re-deliveries are no-ops."""
+
+    __tablename__ = "customer_events"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "kind", "ref", name="uq_customer_events_ref"),
+        Index("ix_customer_events_lookup", "channel_id", "contact_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # customer | business | conversation
+    ref: Mapped[str] = mapped_column(String(255))  # wamid, or conversation id
+    at: Mapped[datetime]
+    from_ad: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str | None] = mapped_column(String(32))  # conversation origin
+    expires_at: Mapped[datetime | None]
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # e.g. the referral
+
+
+class Window(Base):
+    """The current state of each (channel, contact, kind) window, recomputed by ingest from the
+    events; what the expiry scan reads (indexed on expires_at). kind: customer_care | ctwa |
+    ctwa_pending."""
+
+    __tablename__ = "windows"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "contact_id", "kind", name="uq_windows"),
+        Index("ix_windows_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OutboundMessage(Base):
+    """Something an agent sent (or tried to). `idempotency_key` makes a double submit send once."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_outbound_idempotency"),
+        Index("ix_outbound_bsp_message_id", "channel_id", "bsp_message_id"),
+        Index("ix_outbound_agent", "agent_user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    agent_user_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # template | text
+    category: Mapped[str] = mapped_column(String(16))
+    template_name: Mapped[str | None] = mapped_column(String(512))
+    language: Mapped[str | None] = mapped_column(String(16))
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    text: Mapped[str | None] = mapped_column(Text)
+    bsp_message_id: Mapped[str | None] = mapped_column(String(255))
+    wa_id: Mapped[str | None] = mapped_column(String(32))
+    # pending -> sent -> delivered -> read; failed; unknown (timeout: may or may not have left)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status_rank: Mapped[int] = mapped_column(Integer, default=0)
+    status_at: Mapped[datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    charge: Mapped[str | None] = mapped_column(String(16))
+    estimated_price: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(8))
+    slack_channel: Mapped[str | None] = mapped_column(String(32))  # where the confirmation is
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class StatusEvent(Base):
+    """Every (message, status) seen once: deduplicates re-deliveries."""
+
+    __tablename__ = "status_events"
+    __table_args__ = (UniqueConstraint("channel_id", "message_id", "status", name="uq_status_events"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class WebhookDelivery(Base):
+    """A webhook body accepted, stored before the 200 so nothing acknowledged is lost."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_pending", "processed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class TemplateCache(Base):
+    """The channel's templates as last fetched (normalised JSON), for a modal that never waits."""
+
+    __tablename__ = "template_cache"
+
+    channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fetched_at: Mapped[datetime]
+    templates: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AlertClaim(Base):
+    """One row per (window, expiry) alert: the unique key is what makes an alert exactly-once."""
+
+    __tablename__ = "alert_claims"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "contact_id", "kind", "expires_at", "slack_channel", name="uq_alert_claims"),
+        Index("ix_alert_claims_pending", "posted_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime]
+    slack_channel: Mapped[str] = mapped_column(String(32))
+    claimed_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None]
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
