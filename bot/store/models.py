@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -46,7 +47,18 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+# Named constraints: Alembic's batch mode (SQLite ALTERs) needs a name for every constraint.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
 
 
@@ -208,3 +220,22 @@ class AlertClaim(Base):
     next_attempt_at: Mapped[datetime | None]
     posted_at: Mapped[datetime | None]
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class SandboxSend(Base):
+    """What the built-in `sandbox` BSP was asked to send, in Meta's wire format, for people trying
+    the app (and tests) to look at. No message ever leaves the machine."""
+
+    __tablename__ = "sandbox_sends"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_sandbox_sends_message_id"),
+        Index("ix_sandbox_sends_channel", "channel_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    to: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # template | text
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the body Meta's /messages would get
+    message_id: Mapped[str] = mapped_column(String(255))  # "wamid.SANDBOX..."
+    created_at: Mapped[datetime]
