@@ -1,0 +1,73 @@
+"""`contato-bot serve`: HTTP mode, or Socket Mode with the webhooks still over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import uvicorn
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str]:
+    """The environment variables `serve` needs and does not have."""
+    needed = ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"] if socket_mode else ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+    values = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token,
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+        "SLACK_APP_TOKEN": settings.slack_app_token,
+    }
+    return [name for name in needed if not values[name] or not values[name].get_secret_value()]  # type: ignore[union-attr]
+
+
+def run_serve(config_path: str, *, host: str, port: int, socket_mode: bool) -> int:
+    settings = Settings()
+    missing = missing_slack_settings(settings, socket_mode=socket_mode)
+    if missing:
+        mode = "Socket Mode" if socket_mode else "HTTP mode"
+        print(
+            f"contato-bot serve: missing {' and '.join(missing)} in the environment "
+            f"(needed for {mode}; see README, 'Create the Slack app').",
+            file=sys.stderr,
+        )
+        return 1
+    from bot.app import build_asgi_app, build_bolt_app
+    from bot.runtime import build_runtime
+
+    rt = build_runtime(config_path, settings=settings)
+    bolt = build_bolt_app(rt, socket_mode=socket_mode)
+    if not socket_mode:
+        log.info("serving Slack at http://%s:%s/slack/events", host, port)
+        uvicorn.run(build_asgi_app(rt, bolt), host=host, port=port, log_level="info")
+        return 0
+    return asyncio.run(_serve_socket_mode(rt, bolt, host, port))
+
+
+async def _serve_socket_mode(rt, bolt, host: str, port: int) -> int:  # type: ignore[no-untyped-def]
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    from bot.app import build_asgi_app
+
+    # Slack arrives over the WebSocket; webhooks and /healthz are still served over HTTP.
+    asgi = build_asgi_app(rt, None)
+    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="info"))
+    handler = AsyncSocketModeHandler(bolt, rt.settings.slack_app_token.get_secret_value())
+    scheduler = None
+    try:
+        from bot.alerts import start_scheduler
+
+        scheduler = start_scheduler(rt, bolt.client)
+    except ImportError:
+        pass
+    await handler.connect_async()
+    try:
+        await server.serve()
+    finally:
+        await handler.close_async()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+    return 0
