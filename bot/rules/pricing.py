@@ -26,6 +26,7 @@ Also: rate_card_at(rules, at) -> RateCard, price_of(rules, at, code, category) -
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -200,7 +201,8 @@ def _parse_era(raw: Any, where: str, problems: list[str]) -> Era | None:
     rules = raw.get("rules")
     model = raw.get("model")
     ok = starts is not None
-    if rules not in ERA_RULES:
+    # A list or mapping here is a typo in the file: report it, never crash on hashing it.
+    if not isinstance(rules, str) or rules not in ERA_RULES:
         problems.append(f"{where}.rules: must be one of {', '.join(ERA_RULES)}, got {rules!r}")
         ok = False
     elif model != ERA_RULES[rules]:
@@ -266,8 +268,8 @@ def _parse_rate_row(raw: Any, where: str, problems: list[str]) -> dict[str, floa
         ok = False
     for category in PRICED_CATEGORIES:
         value = raw.get(category)
-        # bool is an int in Python; `true` as a price is a typo, not 1.0.
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        # bool is an int in Python; `true` as a price is a typo, not 1.0. YAML's .nan/.inf are no prices.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
             shown = "missing" if value is None else f"got {value!r}"
             problems.append(f"{where}.{category}: must be a price, a number >= 0 ({shown})")
             ok = False

@@ -240,8 +240,11 @@ def render_preview(t: Template, values: dict[str, str] | None = None) -> Rendere
     if t.header_text is not None:
         header = _substitute(t.header_text, "header", values) if _has_text_header(t) else t.header_text
     if is_authentication(t):
-        # The single code variable is "body.1" whatever the stored text calls it.
-        body = _substitute(_authentication_body(t), "body", values)
+        # The single code variable is "body.1" whatever the stored text calls it ({{1}}, {{code}}).
+        code = values.get("body.1")
+        body = _authentication_body(t)
+        if not _is_blank(code):
+            body = _fill_every_placeholder(body, str(code))
     else:
         body = _substitute(t.body_text, "body", values)
 
