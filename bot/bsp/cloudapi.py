@@ -1,0 +1,150 @@
+"""Meta's WhatsApp Cloud API, direct (Graph API).
+
+Templates: `GET /{waba_id}/message_templates`, cursor paging (`paging.cursors.after`, while
+`paging.next` exists). Sends: `POST /{phone_number_id}/messages`, `Authorization: Bearer` with a
+system-user token. Webhooks: the GET handshake (`verify_handshake`) and, on every POST,
+`X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the raw body with the app secret.
+Window data: full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from bot.bsp import http as bsp_http
+from bot.bsp import meta
+from bot.bsp.base import BspError, SendResult, SessionData, TemplateSend, WebhookEvent
+from bot.bsp.http import ChannelLike
+from bot.rules.templates import Template
+
+log = logging.getLogger(__name__)
+
+GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_GRAPH_VERSION = "v23.0"
+PAGE_SIZE = 100
+# Asked explicitly: without `language` a template cannot be told from its other languages.
+TEMPLATE_FIELDS = (
+    "id,name,language,status,category,components,parameter_format,sub_category,previous_category"
+)
+MAX_PAGES = 100
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+def _parse_response_error(response: httpx.Response) -> BspError:
+    return meta.parse_error(bsp_http.json_or_none(response), response.status_code)
+
+
+class CloudApiProvider:
+    """One phone number on Meta's Cloud API."""
+
+    name = "cloudapi"
+    session_data = SessionData.FULL
+
+    def __init__(
+        self,
+        channel: ChannelLike,
+        http: httpx.AsyncClient,
+        *,
+        retry_delays: Sequence[float] = bsp_http.DEFAULT_DELAYS,
+    ) -> None:
+        self.channel = channel
+        self.http = http
+        version = getattr(channel, "graph_version", None) or DEFAULT_GRAPH_VERSION
+        self.base_url = (getattr(channel, "base_url", None) or f"{GRAPH_URL}/{version}").rstrip("/")
+        self.retry_delays = retry_delays
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {bsp_http.require_secret(self.channel, 'access_token_env')}"}
+
+    def _id(self, field: str) -> str:
+        value = getattr(self.channel, field, None)
+        if not value:
+            raise BspError("missing_credentials", f"channel {self.channel.id} has no {field} in contato.yml")
+        return str(value)
+
+    async def list_templates(self) -> list[Template]:
+        """Every template of the WABA, following the `after` cursor while Graph says there is more.
+
+        The cursor is sent to our own URL rather than following `paging.next`, so the token only
+        ever goes to the configured host.
+        """
+        headers = self._headers()
+        url = f"{self.base_url}/{self._id('waba_id')}/message_templates"
+        templates: list[Template] = []
+        after: str | None = None
+        for _ in range(MAX_PAGES):
+            params: dict[str, str | int] = {"fields": TEMPLATE_FIELDS, "limit": PAGE_SIZE}
+            if after:
+                params["after"] = after
+            response = await bsp_http.read(
+                self.http,
+                "GET",
+                url,
+                params=params,
+                headers=headers,
+                parse_error=_parse_response_error,
+                delays=self.retry_delays,
+            )
+            page = bsp_http.json_or_none(response)
+            if not isinstance(page, Mapping) or not isinstance(page.get("data"), list):
+                raise BspError("bad_response", "Graph's template list has no data")
+            templates += meta.parse_template_items(page["data"], self.channel.id)
+            paging = bsp_http.mapping(page.get("paging"))
+            cursors = bsp_http.mapping(paging.get("cursors"))
+            next_after = cursors.get("after")
+            if not paging.get("next") or not next_after or next_after == after or not page["data"]:
+                break
+            after = str(next_after)
+        return templates
+
+    async def send_template(self, to: str, send: TemplateSend) -> SendResult:
+        return await self._send(meta.build_template_body(to, send))
+
+    async def send_text(self, to: str, text: str) -> SendResult:
+        return await self._send(meta.build_text_body(to, text))
+
+    async def _send(self, body: dict[str, Any]) -> SendResult:
+        response = await bsp_http.send(
+            self.http,
+            "POST",
+            f"{self.base_url}/{self._id('phone_number_id')}/messages",
+            json=body,
+            headers=self._headers(),
+            parse_error=_parse_response_error,
+        )
+        return meta.parse_send_response(bsp_http.json_or_none(response))
+
+    def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
+        """`X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body with the app secret."""
+        secret = bsp_http.optional_secret(self.channel, "app_secret_env")
+        if not secret:
+            log.warning("channel %s: no app secret configured; refusing the webhook", self.channel.id)
+            return False
+        given = bsp_http.header(headers, SIGNATURE_HEADER) or ""
+        if not given.startswith("sha256="):
+            return False
+        expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, given.removeprefix("sha256=").strip().lower())
+
+    def verify_handshake(self, params: Mapping[str, str]) -> str | None:
+        """Meta's subscription check: the `hub.challenge` to echo, or None (answer 403)."""
+        expected = bsp_http.optional_secret(self.channel, "verify_token_env")
+        if params.get("hub.mode") != "subscribe":
+            return None
+        if not bsp_http.secret_matches(expected, params.get("hub.verify_token")):
+            return None
+        return params.get("hub.challenge")
+
+    def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
+        return meta.parse_envelope(payload)
+
+
+def build(channel: ChannelLike, http: httpx.AsyncClient, store: object = None) -> CloudApiProvider:
+    """The registry's entry point."""
+    return CloudApiProvider(channel, http)

@@ -1,0 +1,150 @@
+"""360dialog (Cloud API, `waba-v2`): Meta's formats behind a per-number `D360-API-KEY`.
+
+Templates: `GET /v1/configs/templates?limit=&offset=` pages until offset + count >= total.
+Sends: `POST /messages` with Meta's body. Webhooks: Meta's envelope unchanged, unsigned, so they
+are protected by a secret custom header (`X-Webhook-Secret`, set with `POST /v1/configs/webhook
+{url, headers}`) compared in constant time. Window data: full (conversation, pricing, referral).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from bot.bsp import http as bsp_http
+from bot.bsp import meta
+from bot.bsp.base import BspError, SendResult, SessionData, TemplateSend, WebhookEvent
+from bot.bsp.http import ChannelLike
+from bot.rules.templates import Template
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://waba-v2.360dialog.io"
+PAGE_SIZE = 100
+MAX_PAGES = 100  # 10,000 templates: a guard against a server that never says it is done
+WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+
+
+def parse_error(data: Any, http_status: int | None) -> BspError:
+    """360dialog's error bodies: its own `{"meta": {...}}` envelope, the On-Prem `{"errors": [...]}`
+    list, or Graph's `{"error": {...}}` passed through from Meta."""
+    if (
+        isinstance(data, Mapping)
+        and isinstance(data.get("meta"), Mapping)
+        and data["meta"].get("success") is False
+    ):
+        envelope = data["meta"]
+        message = str(envelope.get("developer_message") or envelope.get("developerMessage") or "")
+        code_status = envelope.get("http_code") or envelope.get("httpCode")
+        lowered = message.lower()
+        # The doc lists the bad-key error under 401, but the real body says httpCode 404.
+        if http_status == 401 or "api_key" in lowered or "api key" in lowered or "token" in lowered:
+            return BspError("invalid_api_key", message, http_status=http_status)
+        return BspError(
+            "360dialog_error",
+            f"{message} (HTTP {code_status})" if code_status else message,
+            http_status=http_status,
+        )
+    if isinstance(data, Mapping) and isinstance(data.get("errors"), list) and data["errors"]:
+        first = meta.provider_error(data["errors"][0])
+        return BspError(first.code, first.detail or first.title, http_status=http_status)
+    if isinstance(data, Mapping) and isinstance(data.get("error"), Mapping):
+        return meta.parse_error(data, http_status)
+    if http_status == 401:
+        return BspError("invalid_api_key", "360dialog refused the API key", http_status=http_status)
+    return BspError(
+        f"http_{http_status}", "360dialog answered with an error and no explanation", http_status=http_status
+    )
+
+
+def _parse_response_error(response: httpx.Response) -> BspError:
+    return parse_error(bsp_http.json_or_none(response), response.status_code)
+
+
+class Dialog360Provider:
+    """One 360dialog number."""
+
+    name = "360dialog"
+    session_data = SessionData.FULL
+
+    def __init__(
+        self,
+        channel: ChannelLike,
+        http: httpx.AsyncClient,
+        *,
+        retry_delays: Sequence[float] = bsp_http.DEFAULT_DELAYS,
+    ) -> None:
+        self.channel = channel
+        self.http = http
+        self.base_url = (getattr(channel, "base_url", None) or DEFAULT_BASE_URL).rstrip("/")
+        self.retry_delays = retry_delays
+
+    def _headers(self) -> dict[str, str]:
+        return {"D360-API-KEY": bsp_http.require_secret(self.channel, "api_key_env")}
+
+    async def list_templates(self) -> list[Template]:
+        """Every template, all statuses, paging with limit/offset until the total is reached."""
+        headers = self._headers()
+        templates: list[Template] = []
+        offset = 0
+        for _ in range(MAX_PAGES):
+            response = await bsp_http.read(
+                self.http,
+                "GET",
+                f"{self.base_url}/v1/configs/templates",
+                params={"limit": PAGE_SIZE, "offset": offset},
+                headers=headers,
+                parse_error=_parse_response_error,
+                delays=self.retry_delays,
+            )
+            page = bsp_http.json_or_none(response)
+            if not isinstance(page, Mapping) or not isinstance(page.get("waba_templates"), list):
+                raise BspError("bad_response", "360dialog's template list has no waba_templates")
+            items = page["waba_templates"]
+            templates += meta.parse_template_items(items, self.channel.id)
+            count = _int(page.get("count"), len(items))
+            total = _int(page.get("total"), offset + count)
+            offset = _int(page.get("offset"), offset) + count
+            if count == 0 or offset >= total:
+                break
+        return templates
+
+    async def send_template(self, to: str, send: TemplateSend) -> SendResult:
+        return await self._send(meta.build_template_body(to, send))
+
+    async def send_text(self, to: str, text: str) -> SendResult:
+        return await self._send(meta.build_text_body(to, text))
+
+    async def _send(self, body: dict[str, Any]) -> SendResult:
+        response = await bsp_http.send(
+            self.http,
+            "POST",
+            f"{self.base_url}/messages",
+            json=body,
+            headers=self._headers(),
+            parse_error=_parse_response_error,
+        )
+        return meta.parse_send_response(bsp_http.json_or_none(response))
+
+    def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
+        """The secret custom header configured on 360dialog's webhook, compared in constant time.
+        With no secret configured every request is refused (fail closed)."""
+        expected = bsp_http.optional_secret(self.channel, "webhook_secret_env")
+        if not expected:
+            log.warning("channel %s: no webhook secret configured; refusing the webhook", self.channel.id)
+        return bsp_http.secret_matches(expected, bsp_http.header(headers, WEBHOOK_SECRET_HEADER))
+
+    def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
+        return meta.parse_envelope(payload)
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def build(channel: ChannelLike, http: httpx.AsyncClient, store: object = None) -> Dialog360Provider:
+    """The registry's entry point."""
+    return Dialog360Provider(channel, http)

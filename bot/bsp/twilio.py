@@ -1,0 +1,326 @@
+"""Twilio (WhatsApp through the Content API and the Messages API); window data NONE.
+
+Templates: `GET https://content.twilio.com/v1/ContentAndApprovals` (basic auth account SID :
+auth token), paging on `meta.next_page_url`. Each item is a Content (`HX...` SID) whose
+`approval_requests` says its WhatsApp name, category and status; its text is in `types`.
+Sends: `POST https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json`, form-encoded
+`To=whatsapp:+E164`, `From=whatsapp:+E164` or `MessagingServiceSid`, and `ContentSid` +
+`ContentVariables` (JSON `{"1": ...}`) or `Body` for free text.
+Webhooks: form-encoded status callbacks signed with `X-Twilio-Signature` = base64(HMAC-SHA1(auth
+token, URL + every POST parameter name and value sorted by name)); a secret header
+`X-Webhook-Secret` is also accepted. Callbacks carry no event time, so the adapter's clock
+(receipt time) is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from bot.bsp import http as bsp_http
+from bot.bsp.base import (
+    BspError,
+    ProviderError,
+    SendResult,
+    SessionData,
+    StatusUpdate,
+    TemplateSend,
+    WebhookEvent,
+    WebhookShapeError,
+)
+from bot.bsp.http import ChannelLike
+from bot.rules.templates import Template, TemplateButton, normalise_category, template_variables
+
+log = logging.getLogger(__name__)
+
+CONTENT_URL = "https://content.twilio.com/v1/ContentAndApprovals"
+API_URL = "https://api.twilio.com/2010-04-01"
+MAX_PAGES = 100
+SIGNATURE_HEADER = "X-Twilio-Signature"
+WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+# Twilio's MessageStatus -> the statuses the rest of the product knows.
+_STATUSES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "failed": "failed",
+    "undelivered": "failed",
+}
+_BODY_TYPES = (
+    "twilio/text",
+    "twilio/quick-reply",
+    "twilio/call-to-action",
+    "twilio/list-picker",
+    "twilio/media",
+    "whatsapp/authentication",
+    "whatsapp/card",
+    "twilio/card",
+)
+
+
+def parse_error(data: Any, http_status: int | None) -> BspError:
+    """Twilio's `{"code", "message", "more_info", "status"}` as BspError (code e.g. "63016")."""
+    if isinstance(data, Mapping) and data.get("code") is not None:
+        code = str(data["code"])
+        if code == "20003" or http_status == 401:  # "Authenticate": bad SID or token
+            return BspError("invalid_api_key", str(data.get("message") or ""), http_status=http_status)
+        return BspError(code, str(data.get("message") or ""), http_status=http_status)
+    if http_status == 401:
+        return BspError("invalid_api_key", "Twilio refused the account SID or auth token", http_status=401)
+    return BspError(f"http_{http_status}", "Twilio answered with an error", http_status=http_status)
+
+
+def _parse_response_error(response: httpx.Response) -> BspError:
+    return parse_error(bsp_http.json_or_none(response), response.status_code)
+
+
+def parse_content(item: Any) -> Template:
+    """One ContentAndApprovals item as a Template (provider_ref = the HX content SID)."""
+    if not isinstance(item, Mapping) or not item.get("sid"):
+        raise ValueError("a Twilio content without a sid")
+    approvals = item.get("approval_requests")
+    approval = bsp_http.mapping(approvals)
+    types = bsp_http.mapping(item.get("types"))
+    body = ""
+    buttons: list[TemplateButton] = []
+    for kind in _BODY_TYPES:
+        part = types.get(kind)
+        if isinstance(part, Mapping):
+            body = str(part.get("body") or part.get("title") or "")
+            for action in part.get("actions") or []:
+                if isinstance(action, Mapping):
+                    buttons.append(
+                        TemplateButton(
+                            type=str(action.get("type") or "").upper(),
+                            text=str(action.get("title") or ""),
+                            url=action.get("url") if isinstance(action.get("url"), str) else None,
+                            phone_number=action.get("phone")
+                            if isinstance(action.get("phone"), str)
+                            else None,
+                        )
+                    )
+            break
+    raw_category = str(approval.get("category") or "")
+    status = approval.get("status") or "unsubmitted"
+    return Template(
+        name=str(approval.get("name") or item.get("friendly_name") or item["sid"]),
+        language=str(item.get("language") or "en"),
+        category=normalise_category(raw_category),
+        status=str(status).upper(),
+        raw_category=raw_category,
+        body_text=body,
+        buttons=tuple(buttons),
+        provider_ref=str(item["sid"]),
+    )
+
+
+def content_variables(send: TemplateSend) -> dict[str, str]:
+    """`ContentVariables` for a send: Twilio numbers every variable globally, so "body.1" is "1"
+    and a URL button's `{{n}}` suffix is "n"."""
+    template = send.template
+    variables: dict[str, str] = {}
+    for variable in template_variables(template):
+        value = send.values.get(variable.key, "")
+        if variable.component == "button":
+            url = template.buttons[int(variable.name)].url or ""
+            start, end = url.rfind("{{"), url.rfind("}}")
+            if start != -1 and end > start:
+                variables[url[start + 2 : end].strip()] = value
+        else:
+            variables[variable.name] = value
+    return variables
+
+
+class TwilioProvider:
+    """One WhatsApp sender on a Twilio account."""
+
+    name = "twilio"
+    session_data = SessionData.NONE
+
+    def __init__(
+        self,
+        channel: ChannelLike,
+        http: httpx.AsyncClient,
+        *,
+        retry_delays: Sequence[float] = bsp_http.DEFAULT_DELAYS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        content_url: str = CONTENT_URL,
+        api_url: str = API_URL,
+    ) -> None:
+        self.channel = channel
+        self.http = http
+        self.retry_delays = retry_delays
+        self.clock = clock
+        self.content_url = content_url
+        self.api_url = api_url
+
+    def _sid(self) -> str:
+        sid = getattr(self.channel, "account_sid", None)
+        if not sid:
+            raise BspError(
+                "missing_credentials", f"channel {self.channel.id} has no account_sid in contato.yml"
+            )
+        return str(sid)
+
+    def _auth(self) -> httpx.BasicAuth:
+        return httpx.BasicAuth(self._sid(), bsp_http.require_secret(self.channel, "auth_token_env"))
+
+    async def list_templates(self) -> list[Template]:
+        auth = self._auth()
+        templates: list[Template] = []
+        url: str | None = self.content_url
+        params: dict[str, int] | None = {"PageSize": 100}
+        for _ in range(MAX_PAGES):
+            if not url:
+                break
+            response = await bsp_http.read(
+                self.http,
+                "GET",
+                url,
+                params=params,
+                auth=auth,
+                parse_error=_parse_response_error,
+                delays=self.retry_delays,
+            )
+            page = bsp_http.json_or_none(response)
+            if not isinstance(page, Mapping) or not isinstance(page.get("contents"), list):
+                raise BspError("bad_response", "Twilio's content list has no contents")
+            for item in page["contents"]:
+                try:
+                    templates.append(parse_content(item))
+                except ValueError as exc:
+                    log.warning("channel %s: skipped a template: %s", self.channel.id, exc)
+            page_meta = bsp_http.mapping(page.get("meta"))
+            next_url = page_meta.get("next_page_url")
+            # Only follow Twilio's own host: the credentials go with the request.
+            url = next_url if isinstance(next_url, str) and _same_host(next_url, self.content_url) else None
+            params = None  # next_page_url carries its own query
+        return templates
+
+    def _form(self, to: str) -> dict[str, str]:
+        number = to.strip()
+        form = {"To": f"whatsapp:{number if number.startswith('+') else '+' + number}"}
+        service = getattr(self.channel, "messaging_service_sid", None)
+        sender = getattr(self.channel, "from_number", None) or getattr(self.channel, "number", None)
+        if service:
+            form["MessagingServiceSid"] = str(service)
+        elif sender:
+            form["From"] = f"whatsapp:{sender}"
+        else:
+            raise BspError(
+                "missing_credentials",
+                f"channel {self.channel.id} has no messaging_service_sid or from_number",
+            )
+        return form
+
+    async def send_template(self, to: str, send: TemplateSend) -> SendResult:
+        if not send.template.provider_ref:
+            raise BspError("template_not_found", f"template {send.template.name} has no Twilio content SID")
+        form = self._form(to)
+        form["ContentSid"] = send.template.provider_ref
+        variables = content_variables(send)
+        if variables:
+            form["ContentVariables"] = json.dumps(variables, ensure_ascii=False)
+        return await self._send(form)
+
+    async def send_text(self, to: str, text: str) -> SendResult:
+        form = self._form(to)
+        form["Body"] = text
+        return await self._send(form)
+
+    async def _send(self, form: dict[str, str]) -> SendResult:
+        response = await bsp_http.send(
+            self.http,
+            "POST",
+            f"{self.api_url}/Accounts/{self._sid()}/Messages.json",
+            data=form,
+            auth=self._auth(),
+            parse_error=_parse_response_error,
+        )
+        data = bsp_http.json_or_none(response)
+        if not isinstance(data, Mapping) or not data.get("sid"):
+            raise BspError("bad_response", "Twilio accepted the message but returned no sid")
+        return SendResult(message_id=str(data["sid"]), raw=dict(data))
+
+    # ---- webhooks ----------------------------------------------------------------------------
+
+    def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
+        """A valid `X-Twilio-Signature` for this channel's webhook URL, or the secret header."""
+        secret = bsp_http.optional_secret(self.channel, "webhook_secret_env")
+        if secret and bsp_http.secret_matches(secret, bsp_http.header(headers, WEBHOOK_SECRET_HEADER)):
+            return True
+        token = bsp_http.optional_secret(self.channel, "auth_token_env")
+        signature = bsp_http.header(headers, SIGNATURE_HEADER)
+        host = bsp_http.header(headers, "X-Forwarded-Host") or bsp_http.header(headers, "Host")
+        if not token or not signature or not host:
+            return False
+        params = dict(parse_qsl(raw_body.decode("utf-8", "replace"), keep_blank_values=True))
+        path = f"/webhooks/{self.channel.id}"
+        # The URL Twilio signed is the one configured there; behind a proxy the scheme is
+        # usually https, so both schemes are tried (each compared in constant time).
+        return any(
+            hmac.compare_digest(twilio_signature(token, f"{scheme}://{host}{path}", params), signature)
+            for scheme in ("https", "http")
+        )
+
+    def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
+        return parse_status_callback(payload, self.clock())
+
+
+def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """Twilio's request signature: base64(HMAC-SHA1(token, url + name1 + value1 + ...))."""
+    data = url + "".join(f"{name}{params[name]}" for name in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def parse_status_callback(payload: Any, received_at: datetime) -> list[WebhookEvent]:
+    """A status callback (form fields as a dict, or the raw urlencoded body) -> StatusUpdate.
+
+    Inbound messages and intermediate states (queued, accepted, sending) give no event.
+    """
+    if isinstance(payload, bytes | str):
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+        payload = dict(parse_qsl(text, keep_blank_values=True))
+    if not isinstance(payload, Mapping):
+        raise WebhookShapeError("payload", "expected form fields")
+    raw_status = payload.get("MessageStatus") or payload.get("SmsStatus")
+    if raw_status is None:
+        return []
+    status = _STATUSES.get(str(raw_status).lower())
+    if status is None:
+        return []
+    sid = payload.get("MessageSid") or payload.get("SmsSid")
+    if not sid:
+        raise WebhookShapeError("MessageSid", "missing")
+    errors: tuple[ProviderError, ...] = ()
+    if payload.get("ErrorCode"):
+        errors = (
+            ProviderError(code=str(payload["ErrorCode"]), detail=str(payload.get("ErrorMessage") or "")),
+        )
+    recipient = str(payload.get("To") or "").removeprefix("whatsapp:").removeprefix("+")
+    return [
+        StatusUpdate(
+            message_id=str(sid), status=status, at=received_at, recipient_wa_id=recipient, errors=errors
+        )
+    ]
+
+
+def _same_host(url: str, reference: str) -> bool:
+    try:
+        return httpx.URL(url).host == httpx.URL(reference).host
+    except Exception:
+        return False
+
+
+def build(channel: ChannelLike, http: httpx.AsyncClient, store: object = None) -> TwilioProvider:
+    """The registry's entry point."""
+    return TwilioProvider(channel, http)
