@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -48,7 +49,7 @@ class Problem:
 
     field: str
     key: str  # catalogue key under screen.errors
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,11 @@ class SendOutcome:
     error: BspError | None = None
 
 
-def allowed_channels(rt: Runtime, user_id: str, usergroup_members: Mapping[str, set[str]]) -> dict[str, set[str]]:
+def allowed_channels(
+    rt: Runtime, user_id: str, usergroup_members: Mapping[str, set[str]]
+) -> dict[str, set[str]]:
     """team id -> the channel ids the user may use through that team."""
-    return {
-        team.id: set(team.channels) for team in rt.config.teams_of_user(user_id, usergroup_members)
-    }
+    return {team.id: set(team.channels) for team in rt.config.teams_of_user(user_id, usergroup_members)}
 
 
 def validate(
@@ -154,13 +155,17 @@ async def send(rt: Runtime, req: SendRequest, *, report: SessionsReport | None, 
         status = "unknown" if exc.outcome_unknown else "failed"
         log.warning(
             "send %s on channel %s to %s: %s (%s)",
-            outbound_id, req.channel_id, phones.mask_phone(req.contact_e164), status, exc.code,
+            outbound_id,
+            req.channel_id,
+            phones.mask_phone(req.contact_e164),
+            status,
+            exc.code,
         )
         with rt.store.session() as session:
             row_ = session.get(OutboundMessage, outbound_id)
             assert row_ is not None
             row_.status = status
-            row_.status_rank = 1 if status == "unknown" else 5
+            row_.status_rank = repository.STATUS_RANKS[status]
             row_.error_code = exc.code
             row_.error_detail = exc.message[:2000]
             row_.updated_at = now

@@ -1,0 +1,391 @@
+"""Provider events -> the store -> windows recomputed. The ONE path for webhooks, `webhook
+replay` and the sandbox, so what a replay shows is what production does.
+
+Idempotent and order-independent: every fact is inserted under a unique key (ON CONFLICT DO
+NOTHING), a delivery status only moves a message forward by rank, and the `windows` rows are
+recomputed from the full set of stored events, never incremented. The same batch three times,
+or shuffled, leaves the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.bsp.base import (
+    InboundMessage,
+    NumberChanged,
+    ProviderError,
+    StatusUpdate,
+    TemplateChanged,
+    WebhookErrors,
+    WebhookEvent,
+)
+from bot.rules.windows import CTWA_REPLY_DEADLINE, FEP_DURATION, compute_windows
+from bot.store import repository
+from bot.store.db import Store
+from bot.store.models import CustomerEvent, OutboundMessage, StatusEvent, Window
+
+log = logging.getLogger(__name__)
+
+STATUS_RANKS = repository.STATUS_RANKS
+# Which status wins, whatever order they arrive in: `failed` beats sent/delivered (terminal) but
+# never read/played (they prove the message arrived). A function of the set of statuses seen,
+# so shuffled deliveries end in the same state.
+_PRECEDENCE: dict[str, float] = {
+    "pending": 0,
+    "accepted": 1,
+    "unknown": 1,
+    "sent": 2,
+    "delivered": 3,
+    "failed": 3.5,
+    "read": 4,
+    "played": 5,
+}
+
+WINDOW_KINDS = ("customer_care", "ctwa", "ctwa_pending")
+
+
+@dataclass
+class IngestReport:
+    """What one batch changed (JSON for `webhook replay`, and what the caller must follow up)."""
+
+    contacts_touched: int = 0
+    customer_messages: int = 0
+    statuses_applied: int = 0
+    statuses_ignored: int = 0  # duplicates, out of order, or statuses we do not rank
+    conversations: int = 0
+    numbers_changed: int = 0
+    templates_changed: list[TemplateChanged] = field(default_factory=list)
+    errors: list[ProviderError] = field(default_factory=list)
+    status_changes: list[tuple[int, str]] = field(default_factory=list)  # (outbound id, new status)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary."""
+        return {
+            "contacts_touched": self.contacts_touched,
+            "customer_messages": self.customer_messages,
+            "statuses_applied": self.statuses_applied,
+            "statuses_ignored": self.statuses_ignored,
+            "conversations": self.conversations,
+            "numbers_changed": self.numbers_changed,
+            "templates_changed": [asdict(change) for change in self.templates_changed],
+            "errors": [asdict(error) for error in self.errors],
+            "status_changes": [[outbound_id, status] for outbound_id, status in self.status_changes],
+        }
+
+
+def ingest_events(
+    store: Store, channel_id: str, events: Sequence[WebhookEvent], now: datetime
+) -> IngestReport:
+    """Apply one batch of provider events in one transaction, then recompute the windows rows
+    of every contact it touched. Safe to call again with the same events."""
+    report = IngestReport()
+    with store.session() as session:
+        touched: set[int] = set()
+        for event in events:
+            if isinstance(event, InboundMessage):
+                _inbound(session, channel_id, event, now, report, touched)
+            elif isinstance(event, StatusUpdate):
+                _status(session, channel_id, event, now, report, touched)
+            elif isinstance(event, NumberChanged):
+                contact = repository.move_contact_number(session, event.old_wa_id, event.new_wa_id, now)
+                report.numbers_changed += 1
+                if contact is not None:
+                    touched.add(contact.id)
+            elif isinstance(event, TemplateChanged):
+                report.templates_changed.append(event)
+            elif isinstance(event, WebhookErrors):
+                report.errors.extend(event.errors)
+                for error in event.errors:
+                    log.warning(
+                        "channel %s: provider reported error %s %s", channel_id, error.code, error.title
+                    )
+        for contact_id in sorted(touched):
+            recompute_windows(session, channel_id, contact_id, now)
+        report.contacts_touched = len(touched)
+    return report
+
+
+def record_business_message(
+    session: Session, channel_id: str, contact_id: int, message_id: str, at: datetime
+) -> None:
+    """We sent `message_id` to the contact at `at` (accepted by the BSP): store it as a business
+    event (a reply that may open the FEP) and recompute that contact's windows rows."""
+    _insert_ignore(
+        session,
+        CustomerEvent.__table__,  # type: ignore[arg-type]
+        {
+            "channel_id": channel_id,
+            "contact_id": contact_id,
+            "kind": "business",
+            "ref": message_id,
+            "at": at,
+            "from_ad": False,
+        },
+        ("channel_id", "kind", "ref"),
+    )
+    recompute_windows(session, channel_id, contact_id, at)
+
+
+# ---- events -------------------------------------------------------------------------------------
+
+
+def _inbound(
+    session: Session,
+    channel_id: str,
+    event: InboundMessage,
+    now: datetime,
+    report: IngestReport,
+    touched: set[int],
+) -> None:
+    if event.type == "system":  # identity notices: not the customer writing
+        return
+    if not event.wa_id and not event.user_id:
+        log.warning("channel %s: inbound %s has no sender; skipped", channel_id, event.message_id)
+        return
+    contact = repository.upsert_contact(
+        session, wa_id=event.wa_id or None, user_id=event.user_id, name=event.profile_name, now=now
+    )
+    touched.add(contact.id)
+    referral = dict(event.referral) if event.referral is not None else None
+    inserted = _insert_ignore(
+        session,
+        CustomerEvent.__table__,  # type: ignore[arg-type]
+        {
+            "channel_id": channel_id,
+            "contact_id": contact.id,
+            "kind": "customer",
+            "ref": event.message_id,
+            "at": event.at,
+            "from_ad": referral is not None,
+            "data": {"referral": _jsonable(referral)} if referral is not None else None,
+        },
+        ("channel_id", "kind", "ref"),
+    )
+    if inserted:
+        report.customer_messages += 1
+
+
+def _status(
+    session: Session,
+    channel_id: str,
+    event: StatusUpdate,
+    now: datetime,
+    report: IngestReport,
+    touched: set[int],
+) -> None:
+    data: dict[str, Any] = {}
+    if event.errors:
+        data["errors"] = [asdict(error) for error in event.errors]
+    if event.pricing_model or event.pricing_category:
+        data["pricing"] = {"model": event.pricing_model, "category": event.pricing_category}
+    new = _insert_ignore(
+        session,
+        StatusEvent.__table__,  # type: ignore[arg-type]
+        {
+            "channel_id": channel_id,
+            "message_id": event.message_id,
+            "status": event.status,
+            "at": event.at,
+            "data": data or None,
+        },
+        ("channel_id", "message_id", "status"),
+    )
+
+    outbound = repository.find_outbound_by_bsp_id(session, channel_id, event.message_id)
+    # Applied even to a status seen before: the webhook can beat the send's own bookkeeping
+    # (bsp_message_id recorded after it), and moving forward by rank is idempotent.
+    moved = outbound is not None and _advance(outbound, event, now)
+    if moved and outbound is not None:
+        report.status_changes.append((outbound.id, outbound.status))
+    if new and (moved or (outbound is None and event.status in STATUS_RANKS)):
+        report.statuses_applied += 1
+    else:
+        report.statuses_ignored += 1
+
+    contact_id = _status_contact(session, event, outbound, now)
+    if contact_id is None:
+        return
+    if event.status == "sent":
+        # Any `sent`, even of a message sent outside this app: a business reply (opens the FEP).
+        _insert_ignore(
+            session,
+            CustomerEvent.__table__,  # type: ignore[arg-type]
+            {
+                "channel_id": channel_id,
+                "contact_id": contact_id,
+                "kind": "business",
+                "ref": event.message_id,
+                "at": event.at,
+                "from_ad": False,
+            },
+            ("channel_id", "kind", "ref"),
+        )
+        touched.add(contact_id)
+    if event.conversation_id and event.conversation_expires_at is not None:
+        inserted = _insert_ignore(
+            session,
+            CustomerEvent.__table__,  # type: ignore[arg-type]
+            {
+                "channel_id": channel_id,
+                "contact_id": contact_id,
+                "kind": "conversation",
+                "ref": event.conversation_id,
+                "at": event.at,
+                "from_ad": False,
+                "origin": event.conversation_origin,
+                "expires_at": event.conversation_expires_at,
+            },
+            ("channel_id", "kind", "ref"),
+        )
+        if inserted:
+            report.conversations += 1
+        touched.add(contact_id)
+
+
+def _advance(row: OutboundMessage, event: StatusUpdate, now: datetime) -> bool:
+    """Move the message's status forward (never back); True if it changed."""
+    status = event.status
+    if status not in _PRECEDENCE or _PRECEDENCE[status] <= _PRECEDENCE.get(row.status, 0):
+        return False
+    row.status = status
+    row.status_rank = STATUS_RANKS[status]
+    row.status_at = event.at
+    if status == "failed":
+        first = event.errors[0] if event.errors else None
+        row.error_code = first.code if first else None
+        row.error_detail = ((first.detail or first.title) if first else None) or None
+    else:
+        row.error_code = row.error_detail = None
+    row.updated_at = now
+    return True
+
+
+def _status_contact(
+    session: Session, event: StatusUpdate, outbound: OutboundMessage | None, now: datetime
+) -> int | None:
+    if outbound is not None:
+        return outbound.contact_id
+    if not event.recipient_wa_id and not event.recipient_user_id:
+        return None
+    try:
+        contact = repository.upsert_contact(
+            session, wa_id=event.recipient_wa_id or None, user_id=event.recipient_user_id, now=now
+        )
+    except ValueError:
+        return None
+    return contact.id
+
+
+# ---- windows rows -------------------------------------------------------------------------------
+
+
+def recompute_windows(session: Session, channel_id: str, contact_id: int, now: datetime) -> None:
+    """Bring the contact's `windows` rows in line with its events, at max(now, newest event):
+    what the expiry scan reads. Unchanged rows are not written."""
+    events = repository.load_events(session, channel_id, contact_id)
+    newest = session.scalar(
+        select(func.max(CustomerEvent.at)).where(
+            CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id == contact_id
+        )
+    )
+    at = max(now, newest) if newest is not None else now
+    windows = compute_windows(events, at)
+
+    wanted: dict[str, tuple[datetime | None, datetime]] = {}
+    care = windows.customer_care
+    if care.expires_at is not None:
+        wanted["customer_care"] = (care.opened_at, care.expires_at)
+    if windows.ctwa.expires_at is not None:
+        wanted["ctwa"] = (windows.ctwa.expires_at - FEP_DURATION, windows.ctwa.expires_at)
+    if windows.ctwa.pending_until is not None:
+        wanted["ctwa_pending"] = (
+            windows.ctwa.pending_until - CTWA_REPLY_DEADLINE,
+            windows.ctwa.pending_until,
+        )
+
+    current = {
+        row.kind: row
+        for row in session.scalars(
+            select(Window).where(Window.channel_id == channel_id, Window.contact_id == contact_id)
+        )
+    }
+    for kind, stale in current.items():
+        if kind not in wanted:
+            session.delete(stale)
+    for kind, (opened_at, expires_at) in wanted.items():
+        row = current.get(kind)
+        if row is None:
+            _upsert_window(session, channel_id, contact_id, kind, opened_at, expires_at, now)
+        elif (row.opened_at, row.expires_at) != (opened_at, expires_at):
+            row.opened_at, row.expires_at, row.updated_at = opened_at, expires_at, now
+    session.flush()
+
+
+def _upsert_window(
+    session: Session,
+    channel_id: str,
+    contact_id: int,
+    kind: str,
+    opened_at: datetime | None,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    table: Table = Window.__table__  # type: ignore[assignment]
+    values = {
+        "channel_id": channel_id,
+        "contact_id": contact_id,
+        "kind": kind,
+        "opened_at": opened_at,
+        "expires_at": expires_at,
+        "updated_at": now,
+    }
+    insert = _dialect_insert(session, table).values(**values)
+    # INSERT .. ON CONFLICT DO UPDATE: two instances recomputing one contact never collide.
+    stmt = insert.on_conflict_do_update(
+        index_elements=["channel_id", "contact_id", "kind"],
+        set_={"opened_at": opened_at, "expires_at": expires_at, "updated_at": now},
+    )
+    session.execute(stmt)
+
+
+# ---- plumbing -----------------------------------------------------------------------------------
+
+
+def _dialect_insert(session: Session, table: Table) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database dialect {name!r}")
+
+
+def _insert_ignore(session: Session, table: Table, values: Mapping[str, Any], keys: Sequence[str]) -> bool:
+    """INSERT .. ON CONFLICT (keys) DO NOTHING; True if the row is new."""
+    # None values are left out so JSON columns hold SQL NULL, not JSON `null`.
+    present = {key: value for key, value in values.items() if value is not None}
+    stmt = (
+        _dialect_insert(session, table)
+        .values(**present)
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .returning(table.c.id)  # rowcount is not reliable here across drivers; RETURNING is
+    )
+    return session.execute(stmt).first() is not None
+
+
+def _jsonable(value: Any) -> Any:
+    """A referral as plain JSON (Mapping views, tuples) for the JSON column."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,239 @@
+"""What the screen's cards show for one contact on one channel at one time, and `sessions --json`.
+
+`sessions_report` reads the contact's stored events, asks the pure rules which windows are open
+and what each category costs, and `SessionsReport.to_json()` is product.md's stable contract.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.bsp.base import SessionData
+from bot.rules import phones
+from bot.rules.events import Category
+from bot.rules.pricing import Charge, RuleSet, all_charges, era_at
+from bot.rules.windows import Windows, compute_windows
+from bot.store import repository
+from bot.store.db import Store
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+# The contract's order of the category cards in `sessions --json`.
+JSON_CATEGORIES = (Category.SERVICE, Category.UTILITY, Category.MARKETING, Category.AUTHENTICATION)
+
+
+class _Channel(Protocol):
+    id: str
+
+
+@dataclass(frozen=True)
+class SessionsReport:
+    channel_id: str
+    contact: str  # E.164
+    at: datetime
+    sessions_supported: bool
+    pricing_model: str  # CBP | PMP
+    windows: Windows
+    charges: dict[Category, Charge]
+    contact_known: bool = False
+    contact_name: str | None = None
+
+    @property
+    def free_text_allowed(self) -> bool:
+        """Free text can go now: the customer service window is open (known to be)."""
+        return self.sessions_supported and self.windows.customer_care.open
+
+    def to_json(self) -> dict[str, Any]:
+        """product.md's `sessions --json` object, keys in the documented order."""
+        w = self.windows
+        care, ctwa = w.customer_care, w.ctwa
+        categories: dict[str, Any] = {}
+        for category in JSON_CATEGORIES:
+            window = w.categories.get(category)
+            charge = self.charges.get(category)
+            is_open = bool(window and window.open)
+            expires_at = window.expires_at if window else None
+            categories[category.value] = {
+                "open": is_open,
+                "expires_at": iso_z(expires_at),
+                "remaining_seconds": self._remaining(expires_at) if is_open else 0,
+                "charge": charge.charge if charge else "unknown",
+                "price": charge.price if charge else None,
+                "currency": charge.currency if charge else None,
+            }
+        return {
+            "channel": self.channel_id,
+            "contact": self.contact,
+            "at": iso_z(self.at),
+            "sessions_supported": self.sessions_supported,
+            "pricing_model": self.pricing_model,
+            "customer_care": {
+                "open": care.open,
+                "opened_at": iso_z(care.opened_at),
+                "expires_at": iso_z(care.expires_at),
+                "remaining_seconds": self._remaining(care.expires_at) if care.open else 0,
+            },
+            "ctwa": {
+                "open": ctwa.open,
+                "pending_until": iso_z(ctwa.pending_until),
+                "expires_at": iso_z(ctwa.expires_at),
+                "remaining_seconds": self._remaining(ctwa.expires_at) if ctwa.open else 0,
+            },
+            "free_text_allowed": self.free_text_allowed,
+            "categories": categories,
+        }
+
+    def _remaining(self, expires_at: datetime | None) -> int:
+        if expires_at is None:
+            return 0
+        return max(0, int((expires_at - self.at).total_seconds()))
+
+
+def iso_z(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with `Z` ("2026-11-24T19:00:00Z"); microseconds kept only when present."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def sessions_report(
+    store: Store,
+    channel: _Channel,
+    session_data: SessionData,
+    contact_phone: str,
+    at: datetime,
+    rules: RuleSet,
+) -> SessionsReport:
+    """What the cards show for `contact_phone` (E.164) on `channel` at `at`.
+
+    A templates-only BSP (SessionData.NONE) reports every window closed and every charge
+    `unknown`; an unknown contact has no events (all closed, template prices apply).
+    """
+    if at.tzinfo is None:
+        raise ValueError("`at` must be timezone-aware")
+    supported = session_data is not SessionData.NONE
+    contact_e164 = _as_e164(contact_phone)
+    with store.session() as session:
+        contact = repository.find_contact(session, phone=contact_e164)
+        events = (
+            repository.load_events(session, channel.id, contact.id)
+            if contact is not None and supported
+            else []
+        )
+        known, name = contact is not None, contact.name if contact is not None else None
+    windows = compute_windows(events, at)
+    try:
+        code = phones.calling_code(contact_e164)
+    except phones.InvalidPhone:
+        code = "other"
+    return SessionsReport(
+        channel_id=channel.id,
+        contact=contact_e164,
+        at=at,
+        sessions_supported=supported,
+        pricing_model=era_at(rules, at).model,
+        windows=windows,
+        charges=all_charges(windows, at, code, rules, sessions_supported=supported),
+        contact_known=known,
+        contact_name=name,
+    )
+
+
+def _as_e164(phone: str) -> str:
+    try:
+        return phones.normalize_phone(phone)
+    except phones.InvalidPhone:
+        return phone  # already machine-formatted (a wa_id of a number phonenumbers does not know)
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+
+
+def parse_at(value: str | None, now: datetime) -> datetime:
+    """`--at` as an aware UTC datetime (no zone = UTC; `Z` accepted); `now` when absent.
+    Raises ValueError for anything else."""
+    if value is None or not value.strip():
+        return now
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def cli_sessions(config_path: str, channel: str, contact: str, at: str | None, as_json: bool) -> int:
+    """`contato-bot sessions CHANNEL CONTACT [--at] [--json]`: prints what the cards would show."""
+    from bot.runtime import build_runtime
+
+    rt = build_runtime(config_path)
+    try:
+        return _cli_sessions(rt, channel, contact, at, as_json)
+    finally:
+        rt.store.dispose()
+
+
+def _cli_sessions(rt: Runtime, channel_id: str, contact: str, at_text: str | None, as_json: bool) -> int:
+    channel = rt.config.channel(channel_id)
+    if channel is None:
+        known = ", ".join(c.id for c in rt.config.channels) or "none"
+        print(
+            f"contato-bot sessions: no channel {channel_id!r} in the config (channels: {known}).",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        e164 = phones.normalize_phone(contact)
+    except phones.InvalidPhone as exc:
+        print(f"contato-bot sessions: {contact!r} is not a phone number ({exc.reason}).", file=sys.stderr)
+        return 2
+    try:
+        at = parse_at(at_text, rt.now())
+    except ValueError:
+        print(
+            f"contato-bot sessions: --at {at_text!r} is not an ISO 8601 time (e.g. 2026-11-24T19:00:00Z).",
+            file=sys.stderr,
+        )
+        return 2
+    provider = rt.provider(channel.id)
+    report = sessions_report(rt.store, channel, provider.session_data, e164, at, rt.rules)
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print(format_text(report))
+    return 0
+
+
+def format_text(report: SessionsReport) -> str:
+    """A readable table of the same facts as `to_json()`."""
+    data = report.to_json()
+    lines = [
+        f"channel {data['channel']}  contact {data['contact']}  at {data['at']}  "
+        f"pricing {data['pricing_model']}"
+        + ("" if data["sessions_supported"] else "  (no session data: templates only)"),
+    ]
+    care, ctwa = data["customer_care"], data["ctwa"]
+    lines.append(f"{'window':<16} {'open':<5} {'expires_at':<21} {'remaining':>9}")
+    lines.append(_row("customer_care", care["open"], care["expires_at"], care["remaining_seconds"]))
+    ctwa_line = _row("ctwa", ctwa["open"], ctwa["expires_at"], ctwa["remaining_seconds"])
+    if ctwa["pending_until"]:
+        ctwa_line += f"  ad lead waiting: reply before {ctwa['pending_until']}"
+    lines.append(ctwa_line)
+    lines.append(f"free text allowed: {'yes' if data['free_text_allowed'] else 'no'}")
+    lines.append(f"{'category':<16} {'open':<5} {'expires_at':<21} {'remaining':>9}  charge")
+    for name, card in data["categories"].items():
+        price = f" {card['price']} {card['currency']}" if card["price"] is not None else ""
+        lines.append(
+            _row(name, card["open"], card["expires_at"], card["remaining_seconds"])
+            + f"  {card['charge']}{price}"
+        )
+    return "\n".join(lines)
+
+
+def _row(name: str, is_open: bool, expires_at: str | None, remaining: int) -> str:
+    hours, rest = divmod(remaining, 3600)
+    left = f"{hours}h{rest // 60:02d}m" if remaining else "-"
+    return f"{name:<16} {'yes' if is_open else 'no':<5} {expires_at or '-':<21} {left:>9}"
