@@ -1,0 +1,180 @@
+"""Text for Block Kit: escaping, cutting to Slack's limits, and times/prices in the user's language.
+
+Every string comes from the catalogue (`bot.i18n.Catalog`); this module only assembles them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.i18n import Catalog
+from bot.rules.pricing import Charge
+
+ELLIPSIS = "…"
+MRKDWN_LIMIT = 3000  # section text, and a sane cap for any mrkdwn object
+
+_CURRENCY_SYMBOLS = {"USD": "US$", "BRL": "R$", "EUR": "€", "GBP": "£"}
+# An entity produced by escape_mrkdwn; cutting inside one would leave a broken "&am".
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+
+
+def escape_mrkdwn(s: str) -> str:
+    """Escape `&`, `<`, `>` so user text never renders as a mention, link or channel."""
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(s: str, limit: int) -> str:
+    """`s` if it fits in `limit` characters, else its start plus "…" (never over `limit`).
+
+    An escaped entity (`&amp;`, `&lt;`, `&gt;`) is never cut in half.
+    """
+    if limit <= 0:
+        return ""
+    if len(s) <= limit:
+        return s
+    if limit == 1:
+        return ELLIPSIS
+    head = s[: limit - 1]
+    partial = _PARTIAL_ENTITY.search(head)
+    if partial is not None:
+        head = head[: partial.start()]
+    return head.rstrip() + ELLIPSIS
+
+
+def plain(text: str, limit: int = MRKDWN_LIMIT, *, emoji: bool = True) -> dict[str, Any]:
+    """A `plain_text` text object, cut to `limit` (Slack refuses an empty one: a space stands in)."""
+    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": emoji}
+
+
+def mrkdwn(text: str, limit: int = MRKDWN_LIMIT) -> dict[str, Any]:
+    """A `mrkdwn` text object capped at `limit` (3000) characters. Escape user text before."""
+    return {"type": "mrkdwn", "text": cut(text, min(limit, MRKDWN_LIMIT)) or " "}
+
+
+def single_line(s: str) -> str:
+    """Collapse newlines and runs of spaces: for option descriptions and one-line summaries."""
+    return " ".join(s.split())
+
+
+def format_time(dt: datetime, lang: str) -> str:
+    """A moment in UTC as the screen shows it: "25/11 14:30 UTC" (pt-BR), "Nov 25, 14:30 UTC" (en)."""
+    catalog = Catalog(lang)
+    moment = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    months = catalog.t("screen.time.months").split(",")
+    month_name = months[moment.month - 1].strip() if len(months) == 12 else f"{moment.month:02d}"
+    return catalog.t(
+        "screen.time.at", day=moment.day, month_name=month_name, hour=moment.hour, minute=moment.minute
+    )
+
+
+def format_remaining(seconds: int | float, lang: str) -> str:
+    """Time left as "2 h 15 min", "45 min", "22 h", or "menos de 1 min" (minutes rounded down)."""
+    catalog = Catalog(lang)
+    total_minutes = max(0, int(seconds)) // 60
+    hours, minutes = divmod(total_minutes, 60)
+    if hours and minutes:
+        return catalog.t("screen.time.remaining_hm", hours=hours, minutes=minutes)
+    if hours:
+        return catalog.t("screen.time.remaining_h", hours=hours)
+    if minutes:
+        return catalog.t("screen.time.remaining_m", minutes=minutes)
+    return catalog.t("screen.time.remaining_lt_m")
+
+
+def _amount(price: float) -> str:
+    # At least cents, at most four decimals: WhatsApp rates are like 0.0625 and 0.0068.
+    text = f"{price:.4f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def format_price(price: float, currency: str | None, lang: str) -> str:
+    """A price as "US$ 0,0625" (pt-BR) or "US$0.0625" (en)."""
+    catalog = Catalog(lang)
+    code = (currency or "USD").upper()
+    amount = _amount(price).replace(".", catalog.t("screen.price.decimal_separator"))
+    symbol = _CURRENCY_SYMBOLS.get(code)
+    if symbol is None:
+        return catalog.t("screen.price.with_code", code=code, amount=amount)
+    return catalog.t("screen.price.with_symbol", symbol=symbol, amount=amount)
+
+
+class _Blank(dict[str, Any]):
+    """Format arguments where a missing one renders empty instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class Texts:
+    """The catalogue of one language, formatted safely for Block Kit.
+
+    `t` gives plain text (for plain_text objects); `md` gives mrkdwn, escaping every string
+    parameter (they may come from users, BSPs or contacts). A missing parameter renders empty
+    rather than breaking a whole view.
+    """
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.catalog = Catalog(lang)
+
+    def t(self, key: str, **params: Any) -> str:
+        """The string for `key` with `params` substituted, as plain text."""
+        template = self.catalog.t(key)
+        try:
+            return template.format_map(_Blank(params))
+        except (ValueError, IndexError, AttributeError):
+            return template
+
+    def md(self, key: str, **params: Any) -> str:
+        """The string for `key` as mrkdwn: string parameters are escaped."""
+        escaped = {name: escape_mrkdwn(v) if isinstance(v, str) else v for name, v in params.items()}
+        return self.t(key, **escaped)
+
+    def time(self, dt: datetime) -> str:
+        return format_time(dt, self.lang)
+
+    def remaining(self, seconds: int | float) -> str:
+        return format_remaining(seconds, self.lang)
+
+    def price(self, price: float, currency: str | None) -> str:
+        return format_price(price, currency, self.lang)
+
+
+def charge_text(texts: Texts, charge: Charge | None, calling_code: str | None, *, short: bool = False) -> str:
+    """What sending costs, as mrkdwn-safe text: "Grátis · janela de atendimento aberta",
+    "US$ 0,0625 (preço estimado para +55)", "Indisponível · ...", "Desconhecido · ...".
+
+    `short` is for select option descriptions (75 characters): the price alone when paid.
+    """
+    if charge is None:
+        return texts.t("screen.charge.unknown_plain")
+    reason_key = f"screen.charge.reason.{charge.reason}"
+    why = texts.t(reason_key) if charge.reason and texts.catalog.has(reason_key) else ""
+    code = calling_code or "?"
+    if charge.charge == "free":
+        return texts.t("screen.charge.free", why=why) if why else texts.t("screen.charge.free_plain")
+    if charge.charge == "paid":
+        if charge.price is None:
+            return (
+                texts.t("screen.charge.paid_plain")
+                if short
+                else texts.t("screen.charge.paid_no_rate", code=code)
+            )
+        price = texts.price(charge.price, charge.currency)
+        if short:
+            return price
+        if charge.reason == "service_billable":
+            return texts.t("screen.charge.paid_service", price=price, code=code)
+        return texts.t("screen.charge.paid_estimate", price=price, code=code)
+    if charge.charge == "unavailable":
+        return (
+            texts.t("screen.charge.unavailable", why=why)
+            if why
+            else texts.t("screen.charge.unavailable_plain")
+        )
+    if short:
+        return texts.t("screen.charge.unknown_plain")
+    return texts.t("screen.charge.unknown", why=why) if why else texts.t("screen.charge.unknown_plain")
