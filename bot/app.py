@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,14 +39,19 @@ def build_slack_client(rt: Runtime) -> AsyncWebClient:
         kwargs["base_url"] = base if base.endswith("/") else base + "/"
     client = AsyncWebClient(token=token, **kwargs)  # type: ignore[arg-type]
     client.retry_handlers.extend(
-        [AsyncRateLimitErrorRetryHandler(max_retry_count=2), AsyncConnectionErrorRetryHandler(max_retry_count=1)]
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        ]
     )
     return client
 
 
 def build_bolt_app(rt: Runtime, *, socket_mode: bool = False) -> AsyncApp:
     """Bolt AsyncApp with every listener registered."""
-    signing_secret = rt.settings.slack_signing_secret.get_secret_value() if rt.settings.slack_signing_secret else None
+    signing_secret = (
+        rt.settings.slack_signing_secret.get_secret_value() if rt.settings.slack_signing_secret else None
+    )
     app = AsyncApp(
         client=build_slack_client(rt),
         signing_secret=signing_secret or ("socket-mode" if socket_mode else None),
@@ -67,23 +73,28 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
             return await slack_handler.handle(request)
 
         routes.append(Route(SLACK_EVENTS_PATH, slack_events, methods=["POST"]))
-    try:
-        from bot.webhooks import webhook_routes
-    except ImportError:  # the webhook endpoint is optional until the real BSPs land
-        webhook_routes = None
-    if webhook_routes is not None:
-        routes.extend(webhook_routes(rt))
+    from bot.webhooks import WebhookProcessor, webhook_routes
+
+    routes.extend(webhook_routes(rt))
+    if bolt is not None and rt.slack is None:
+        rt.slack = bolt.client
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        processor = WebhookProcessor(rt)
+        rt.webhooks = processor
+        processor.start()  # also picks up deliveries stored but not processed before a crash
         scheduler = None
-        if with_scheduler and bolt is not None:
-            scheduler = _start_scheduler(rt, bolt)
+        if with_scheduler and rt.slack is not None:
+            from bot.alerts import start_scheduler
+
+            scheduler = start_scheduler(rt, rt.slack)
         try:
             yield
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            await processor.stop()
             await rt.aclose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -92,19 +103,11 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
     return app
 
 
-def _start_scheduler(rt: Runtime, bolt: AsyncApp):  # type: ignore[no-untyped-def]
-    try:
-        from bot.alerts import start_scheduler
-    except ImportError:
-        return None
-    return start_scheduler(rt, bolt.client)
-
-
-def _healthz(rt: Runtime):  # type: ignore[no-untyped-def]
+def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def healthz(request: Request) -> Response:
         try:
             with rt.store.session() as session:
-                session.execute(__import__("sqlalchemy").text("SELECT 1"))
+                session.execute(text("SELECT 1"))
         except Exception as exc:
             log.error("health check: database unavailable: %s", type(exc).__name__)
             return JSONResponse({"ok": False, "database": "unavailable"}, status_code=503)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -42,6 +43,10 @@ class Runtime:
     http: httpx.AsyncClient
     clock: Callable[[], datetime] = utc_now
     _providers: dict[str, Provider] = field(default_factory=dict)
+    # Set by the serving app: the Slack Web API client (delivery updates from webhook processing)
+    # and the webhook processor (its queue drains what the endpoint stored).
+    slack: Any = None
+    webhooks: Any = None
     _template_cache: object | None = None
 
     @property
@@ -79,6 +84,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        self.store.dispose()
 
 
 def build_runtime(

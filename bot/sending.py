@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.text import format_time
 from bot.bsp.base import BspError, SessionData, TemplateSend
 from bot.rules import phones
 from bot.rules.events import Category
@@ -108,7 +109,7 @@ def validate(
             Problem(
                 "free_text",
                 "free_text_window_closed" if closed else "free_text_no_window",
-                {"closed_at": closed.strftime("%Y-%m-%d %H:%M UTC") if closed else ""},
+                {"closed_at": format_time(closed, rt.config.language) if closed else ""},
             )
         )
     return problems, report

@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 
 def missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str]:
     """The environment variables `serve` needs and does not have."""
-    needed = ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"] if socket_mode else ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+    needed = (
+        ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"] if socket_mode else ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+    )
     values = {
         "SLACK_BOT_TOKEN": settings.slack_bot_token,
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
@@ -53,21 +55,13 @@ async def _serve_socket_mode(rt, bolt, host: str, port: int) -> int:  # type: ig
     from bot.app import build_asgi_app
 
     # Slack arrives over the WebSocket; webhooks and /healthz are still served over HTTP.
+    rt.slack = bolt.client  # delivery updates and alerts still go out through the Web API
     asgi = build_asgi_app(rt, None)
     server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="info"))
     handler = AsyncSocketModeHandler(bolt, rt.settings.slack_app_token.get_secret_value())
-    scheduler = None
-    try:
-        from bot.alerts import start_scheduler
-
-        scheduler = start_scheduler(rt, bolt.client)
-    except ImportError:
-        pass
     await handler.connect_async()
     try:
-        await server.serve()
+        await server.serve()  # its lifespan runs the webhook processor and the alert scheduler
     finally:
         await handler.close_async()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
     return 0

@@ -28,6 +28,7 @@ class SlackCall:
     method: str
     args: dict[str, Any]
     token: str | None
+    response: dict[str, Any] | None = None  # what the fake answered (None: a queued failure)
 
 
 @dataclass
@@ -90,13 +91,19 @@ class FakeSlack:
                 args[key] = json.loads(args[key])
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") or None
+        call = SlackCall(method, args, token)
         with self._lock:
-            self.calls.append(SlackCall(method, args, token))
             failure = self.failures[method].popleft() if self.failures[method] else None
+            if failure is None:
+                call.response = self._answer(method, args)
+            self.calls.append(call)
         if failure is not None:
-            return JSONResponse(failure.body or {"ok": False, "error": "fatal_error"},
-                                status_code=failure.status, headers=failure.headers)
-        return JSONResponse(self._answer(method, args))
+            return JSONResponse(
+                failure.body or {"ok": False, "error": "fatal_error"},
+                status_code=failure.status,
+                headers=failure.headers,
+            )
+        return JSONResponse(call.response)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

@@ -1,0 +1,20 @@
+"""Slack listeners, grouped by kind. `register(app, rt)` wires them all; only bot.app calls it."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.handlers import actions, commands, events, options, views
+from bot.handlers.flow import HandlerContext
+from bot.handlers.usergroups import UsergroupMembers
+from bot.runtime import Runtime
+
+
+def register(app: AsyncApp, rt: Runtime) -> HandlerContext:
+    ctx = HandlerContext(rt=rt, usergroups=UsergroupMembers(rt.config.usergroups()))
+    commands.register(app, ctx)
+    actions.register(app, ctx)
+    options.register(app, ctx)
+    views.register(app, ctx)
+    events.register(app, ctx)
+    return ctx

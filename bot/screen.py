@@ -1,0 +1,261 @@
+"""The screen's state, built from what is at hand: config, database, cached templates, the rules.
+
+Nothing here calls a BSP or Slack, so `/contato` can open the modal inside Slack's 3 s. What the
+agent chose (`ScreenInputs`) comes in; what the modal draws (`ScreenState`) goes out, and
+`bot.blocks.modal.build_modal` turns it into Block Kit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import phonenumbers
+
+from bot.blocks.state import Option, ScreenInputs, ScreenState
+from bot.bsp.base import SessionData
+from bot.config import ChannelConfig, TeamConfig
+from bot.rules import phones
+from bot.rules.events import Category
+from bot.rules.templates import Template
+from bot.runtime import Runtime
+from bot.sessions import sessions_report
+from bot.store import repository
+
+log = logging.getLogger(__name__)
+
+BSP_LABELS = {
+    "360dialog": "360dialog",
+    "cloudapi": "Meta Cloud API",
+    "fortics": "Fortics",
+    "gupshup": "Gupshup",
+    "twilio": "Twilio",
+    "sandbox": "Sandbox",
+}
+
+
+@dataclass(frozen=True)
+class ContactChoice:
+    e164: str | None
+    label: str | None
+    problem: str | None  # catalogue key
+
+
+def display_number(e164: str) -> str:
+    """+5511988887777 -> '+55 11 98888-7777' (the way people write it)."""
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+    except phonenumbers.NumberParseException:
+        return e164
+
+
+def resolve_contact(rt: Runtime, inputs: ScreenInputs) -> ContactChoice:
+    """The contact the agent means: a chosen E.164, a typed number, or a known contact's name."""
+    if inputs.contact_e164:
+        return _known(rt, inputs.contact_e164)
+    query = (inputs.contact_query or "").strip()
+    if not query:
+        return ContactChoice(None, None, None)
+    try:
+        return _known(rt, phones.normalize_phone(query))
+    except phones.InvalidPhone as exc:
+        looks_like_number = sum(ch.isdigit() for ch in query) >= max(3, len(query) // 2)
+        if looks_like_number:
+            return ContactChoice(None, None, f"screen.errors.phone_{exc.reason}")
+    with rt.store.session() as session:
+        found = repository.search_contacts(session, query, limit=2)
+        matches = [(c.e164, c.name) for c in found if c.e164]
+    if len(matches) == 1:
+        e164, name = matches[0]
+        return ContactChoice(e164, _label(name, e164), None)
+    return ContactChoice(None, None, "screen.errors.contact_unknown")
+
+
+def _known(rt: Runtime, e164: str) -> ContactChoice:
+    with rt.store.session() as session:
+        contact = repository.find_contact(session, phone=e164)
+        name = contact.name if contact is not None else None
+    return ContactChoice(e164, _label(name, e164), None)
+
+
+def _label(name: str | None, e164: str) -> str:
+    number = display_number(e164)
+    return f"{name} · {number}" if name else number
+
+
+def channel_option(channel: ChannelConfig) -> Option:
+    return Option(channel.id, f"{channel.name} · {BSP_LABELS.get(channel.bsp, channel.bsp)}")
+
+
+def approved_of_category(templates: Sequence[Template], category: Category | None) -> list[Template]:
+    """What the agent may pick: APPROVED templates of the category, by name then language."""
+    if category is None:
+        return []
+    chosen = [t for t in templates if t.approved and t.category == category]
+    return sorted(chosen, key=lambda t: (t.name, t.language))
+
+
+def build_screen_state(
+    rt: Runtime,
+    inputs: ScreenInputs,
+    *,
+    teams: Sequence[TeamConfig],
+    now: datetime,
+    notice: str | None = None,
+    notice_params: Mapping[str, str] | None = None,
+) -> ScreenState:
+    """Everything the modal shows, for a user allowed to act for `teams`. Fast: no BSP call."""
+    lang = rt.config.language
+    inputs = ScreenInputs(**{**inputs.__dict__})  # never mutate the caller's
+    if not teams:
+        return ScreenState(lang=lang, at=now, inputs=inputs, teams=[], channels=[], no_team=True)
+
+    team_ids = [team.id for team in teams]
+    if inputs.team_id not in team_ids:
+        inputs.team_id = team_ids[0]
+    team = next(t for t in teams if t.id == inputs.team_id)
+    channels = [c for c in (rt.config.channel(cid) for cid in team.channels) if c is not None]
+    if inputs.channel_id not in {c.id for c in channels}:
+        inputs.channel_id = channels[0].id if channels else None
+
+    contact = resolve_contact(rt, inputs)
+    if contact.e164:
+        inputs.contact_e164 = contact.e164
+    state = ScreenState(
+        lang=lang,
+        at=now,
+        inputs=inputs,
+        teams=[Option(t.id, t.name) for t in teams],
+        channels=[channel_option(c) for c in channels],
+        contact_label=contact.label,
+        contact_problem=contact.problem,
+        notice=notice,
+        notice_params=dict(notice_params or {}),
+    )
+    if inputs.channel_id is None:
+        return state
+
+    channel = rt.channel(inputs.channel_id)
+    session_data = _session_data(rt, channel)
+    state.session_data = session_data
+    if contact.e164:
+        report = sessions_report(rt.store, channel, session_data, contact.e164, now, rt.rules)
+        state.windows = report.windows
+        state.charges = dict(report.charges)
+        state.pricing_model = report.pricing_model
+        if inputs.category is None and report.windows.customer_care.open:
+            inputs.category = Category.SERVICE
+
+    # Asked even before a category is chosen: the first read starts the listing in the background,
+    # so the templates are usually there by the time the agent picks a category.
+    cached = rt.templates.get(channel.id)
+    state.templates_status = cached.status
+    if inputs.category is not None and inputs.category is not Category.SERVICE:
+        state.templates = approved_of_category(cached.templates, inputs.category)
+        state.template = next((t for t in state.templates if t.key == inputs.template_key), None)
+        if state.template is None:
+            inputs.template_key = None
+    return state
+
+
+def _session_data(rt: Runtime, channel: ChannelConfig) -> SessionData:
+    try:
+        return rt.provider(channel.id).session_data
+    except Exception as exc:  # a misconfigured channel must not break the screen of the others
+        log.warning("channel %s: provider unavailable: %s", channel.id, exc)
+        return SessionData.NONE
+
+
+def cli_preview(
+    config_path: str,
+    channel_id: str,
+    contact: str,
+    *,
+    team: str | None,
+    category: str | None,
+    template: str | None,
+    at: str | None,
+) -> int:
+    """`contato-bot preview`: print the modal's Block Kit JSON (for Slack's Block Kit Builder)."""
+    from bot.blocks.modal import build_modal
+    from bot.runtime import build_runtime
+
+    rt = build_runtime(config_path)
+    channel = rt.config.channel(channel_id)
+    if channel is None:
+        known = ", ".join(c.id for c in rt.config.channels) or "none"
+        print(
+            f"contato-bot preview: no channel {channel_id!r} in the config (channels: {known}).",
+            file=sys.stderr,
+        )
+        return 2
+    teams = [t for t in rt.config.teams if channel_id in t.channels and (team is None or t.id == team)]
+    if not teams:
+        print(
+            f"contato-bot preview: no team {'named ' + repr(team) + ' ' if team else ''}"
+            f"uses channel {channel_id!r}.",
+            file=sys.stderr,
+        )
+        return 2
+    chosen: Category | None = None
+    if category:
+        try:
+            chosen = Category(category.lower())
+        except ValueError:
+            print(
+                f"contato-bot preview: unknown category {category!r} "
+                f"(use one of {', '.join(c.value for c in Category)}).",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        now = _parse_at(at) if at else rt.now()
+    except ValueError:
+        print(
+            f"contato-bot preview: --at {at!r} is not an ISO 8601 time (e.g. 2026-11-24T19:00:00Z).",
+            file=sys.stderr,
+        )
+        return 2
+    if rt.templates.get(channel_id, revalidate=False).status in ("loading", "error"):
+        try:
+            asyncio.run(rt.templates.refresh(channel_id))
+        except Exception as exc:
+            print(
+                f"contato-bot preview: could not load the templates of {channel_id!r} ({exc}); "
+                "showing the screen without them.",
+                file=sys.stderr,
+            )
+    template_key = template
+    if template and ":" not in template:
+        names = [t for t in rt.templates.get(channel_id, revalidate=False).templates if t.name == template]
+        template_key = names[0].key if names else template
+    inputs = ScreenInputs(
+        contact_query=contact,
+        team_id=teams[0].id,
+        channel_id=channel_id,
+        category=chosen,
+        template_key=template_key,
+        idempotency_key="preview",
+    )
+    state = build_screen_state(rt, inputs, teams=teams, now=now)
+    if state.contact_problem:
+        print(f"contato-bot preview: {rt.catalog.t(state.contact_problem)}", file=sys.stderr)
+        return 2
+    print(json.dumps(build_modal(state), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _parse_at(text: str) -> datetime:
+    from datetime import UTC
+
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

@@ -1,0 +1,39 @@
+"""manifest.yml and the code agree: command, request URLs, events and scopes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from bot.app import SLACK_EVENTS_PATH
+from bot.handlers.commands import COMMAND
+
+MANIFEST = yaml.safe_load((Path(__file__).parents[1] / "manifest.yml").read_text())
+
+
+def test_slash_command_is_the_one_the_app_registers() -> None:
+    commands = MANIFEST["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == [COMMAND]
+    assert commands[0]["url"].endswith(SLACK_EVENTS_PATH)
+    assert commands[0]["should_escape"] is False  # the handler parses the raw text itself
+
+
+def test_every_request_url_points_at_the_bolt_endpoint() -> None:
+    settings = MANIFEST["settings"]
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        settings["interactivity"]["message_menu_options_url"],  # the contact search (external_select)
+    ]
+    assert all(url.endswith(SLACK_EVENTS_PATH) for url in urls)
+    assert settings["interactivity"]["is_enabled"] is True
+
+
+def test_events_and_scopes_cover_what_the_code_calls() -> None:
+    assert MANIFEST["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    # commands: /contato; chat:write: confirmations (to the agent's DM with the app) and alerts;
+    # usergroups:read: teams defined by a user group. Nothing more is asked of the admin.
+    assert scopes == {"commands", "chat:write", "usergroups:read"}
