@@ -1,0 +1,266 @@
+"""BSP webhooks in: `POST /webhooks/{channel_id}` (and Meta's GET handshake), and `webhook replay`.
+
+The endpoint answers fast and loses nothing: it authenticates (a failure touches nothing), checks
+size, JSON and shape (413 / 400 / 422 with the path of the problem), stores the raw body durably,
+and only then answers 200. A single worker drains stored deliveries through `bot.ingest`, the same
+code `webhook replay` and the sandbox use; deliveries still unprocessed after a crash are picked up
+again at start. Ingestion is idempotent, so processing a delivery twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.bsp.base import WebhookEvent, WebhookShapeError
+from bot.ingest import IngestReport, ingest_events
+from bot.runtime import Runtime
+from bot.store.models import WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: Meta's batches are far smaller; anything bigger is refused
+
+
+def _error(status: int, error: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": error, **extra}, status_code=status)
+
+
+async def _read_capped(request: Request) -> bytes | None:
+    """The raw body, or None when it is over the cap (read no further than needed)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# Providers whose webhooks are form-encoded, not JSON (Twilio's status callbacks).
+FORM_ENCODED_PROVIDERS = {"twilio"}
+
+
+def decode_payload(provider_name: str, raw: bytes) -> Any:
+    """The body as the provider's parser takes it. Raises ValueError when it is not JSON (or not
+    text, for form-encoded providers)."""
+    if provider_name in FORM_ENCODED_PROVIDERS:
+        return raw.decode("utf-8")
+    return json.loads(raw)
+
+
+def parse_body(rt: Runtime, channel_id: str, raw: bytes) -> list[WebhookEvent]:
+    """Raw body -> the provider's normalised events. Raises ValueError (not JSON) or WebhookShapeError."""
+    provider = rt.provider(channel_id)
+    return provider.parse_webhook(decode_payload(provider.name, raw))
+
+
+class WebhookProcessor:
+    """Drains stored deliveries, one at a time, off the event loop."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.queue: asyncio.Queue[int] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def start(self) -> None:
+        for delivery_id in self._unprocessed():
+            self.submit(delivery_id)
+        self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+
+    def submit(self, delivery_id: int) -> None:
+        self.idle.clear()
+        self.queue.put_nowait(delivery_id)
+
+    async def drained(self) -> None:
+        """Wait until every submitted delivery is processed (tests, shutdown)."""
+        await self.queue.join()
+
+    def _unprocessed(self) -> list[int]:
+        with self.rt.store.session() as session:
+            return list(
+                session.scalars(
+                    select(WebhookDelivery.id)
+                    .where(WebhookDelivery.processed_at.is_(None))
+                    .order_by(WebhookDelivery.id)
+                )
+            )
+
+    async def _run(self) -> None:
+        while True:
+            delivery_id = await self.queue.get()
+            try:
+                await self.process(delivery_id)
+            except Exception:
+                log.exception("webhook delivery %s failed; it stays stored for the next start", delivery_id)
+            finally:
+                self.queue.task_done()
+                if self.queue.empty():
+                    self.idle.set()
+
+    async def process(self, delivery_id: int) -> IngestReport | None:
+        rt = self.rt
+        processed = await asyncio.to_thread(process_delivery, rt, delivery_id)
+        if processed is None:
+            return None
+        channel_id, report = processed
+        if report.templates_changed:  # re-categorised or paused: the screen must not show stale prices
+            rt.templates.invalidate(channel_id)
+        if report.status_changes and rt.slack is not None:
+            from bot.notify import update_confirmations
+
+            await update_confirmations(
+                rt, rt.slack, [outbound_id for outbound_id, _ in report.status_changes]
+            )
+        return report
+
+
+def process_delivery(rt: Runtime, delivery_id: int) -> tuple[str, IngestReport] | None:
+    """Ingest one stored delivery and mark it processed (idempotent: safe to run twice)."""
+    with rt.store.session() as session:
+        row = session.get(WebhookDelivery, delivery_id)
+        if row is None or row.processed_at is not None:
+            return None
+        channel_id, raw = row.channel_id, row.body
+    now = rt.now()
+    try:
+        events = parse_body(rt, channel_id, raw)
+        report = ingest_events(rt.store, channel_id, events, now)
+    except Exception as exc:
+        with rt.store.session() as session:
+            row = session.get(WebhookDelivery, delivery_id)
+            if row is not None:
+                row.error = f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    with rt.store.session() as session:
+        row = session.get(WebhookDelivery, delivery_id)
+        if row is not None:
+            row.processed_at = now
+            row.error = None
+    return channel_id, report
+
+
+def store_delivery(rt: Runtime, channel_id: str, raw: bytes, now: datetime) -> int:
+    with rt.store.session() as session:
+        row = WebhookDelivery(channel_id=channel_id, received_at=now, body=raw)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def webhook_routes(rt: Runtime) -> list[Route]:
+    """The webhook endpoint, one URL per configured channel id."""
+
+    async def receive(request: Request) -> Response:
+        channel_id = request.path_params["channel_id"]
+        if rt.config.channel(channel_id) is None:
+            return _error(404, "unknown_channel")
+        try:
+            raw = await _read_capped(request)
+        except ClientDisconnect:
+            return _error(400, "incomplete_body")
+        if raw is None:
+            return _error(413, "body_too_large", limit_bytes=MAX_BODY_BYTES)
+        try:
+            provider = rt.provider(channel_id)
+        except Exception:
+            log.exception("channel %s: provider unavailable", channel_id)
+            return _error(503, "channel_unavailable")
+        if not provider.authenticate_webhook(request.headers, raw):
+            log.warning("webhook for %s refused: authentication failed", channel_id)
+            return _error(401, "unauthenticated")
+        try:
+            provider.parse_webhook(decode_payload(provider.name, raw))
+        except (ValueError, RecursionError) as exc:
+            if isinstance(exc, WebhookShapeError):
+                return _error(422, "unexpected_shape", path=exc.path, problem=exc.problem)
+            return _error(400, "not_json")
+        except Exception as exc:  # a parser bug must not become a 500 loop of BSP retries
+            log.exception("webhook for %s: parser failed", channel_id)
+            return _error(422, "unexpected_shape", problem=type(exc).__name__)
+        delivery_id = await asyncio.to_thread(store_delivery, rt, channel_id, raw, rt.now())
+        if rt.webhooks is not None:
+            rt.webhooks.submit(delivery_id)
+        return JSONResponse({"ok": True})
+
+    async def handshake(request: Request) -> Response:
+        channel_id = request.path_params["channel_id"]
+        if rt.config.channel(channel_id) is None:
+            return _error(404, "unknown_channel")
+        verify = getattr(rt.provider(channel_id), "verify_handshake", None)
+        challenge = verify(dict(request.query_params)) if verify is not None else None
+        if challenge is None:
+            return _error(403, "verification_failed")
+        return PlainTextResponse(challenge)
+
+    return [
+        Route("/webhooks/{channel_id}", receive, methods=["POST"]),
+        Route("/webhooks/{channel_id}", handshake, methods=["GET"]),
+    ]
+
+
+def cli_replay(config_path: str, channel_id: str, files: Sequence[str]) -> int:
+    """`contato-bot webhook replay`: saved payloads through the same parsing and ingestion (no
+    authentication), printing what each file changed. A bad file gets a sentence; exit 1 if any."""
+    from bot.runtime import build_runtime
+
+    rt = build_runtime(config_path)
+    if rt.config.channel(channel_id) is None:
+        known = ", ".join(c.id for c in rt.config.channels) or "none"
+        print(
+            f"contato-bot webhook replay: no channel {channel_id!r} in the config (channels: {known}).",
+            file=sys.stderr,
+        )
+        return 2
+    failed = 0
+    for name in files:
+        path = Path(name)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            print(f"{name}: cannot be read ({exc.strerror or exc}).", file=sys.stderr)
+            failed += 1
+            continue
+        if len(raw) > MAX_BODY_BYTES:
+            print(f"{name}: larger than {MAX_BODY_BYTES} bytes, the webhook limit; skipped.", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            events = parse_body(rt, channel_id, raw)
+        except WebhookShapeError as exc:
+            print(
+                f"{name}: not a webhook this channel's BSP sends: at {exc.path}, {exc.problem}.",
+                file=sys.stderr,
+            )
+            failed += 1
+            continue
+        except (ValueError, RecursionError):
+            print(f"{name}: not valid JSON.", file=sys.stderr)
+            failed += 1
+            continue
+        report = ingest_events(rt.store, channel_id, events, rt.now())
+        print(json.dumps({"file": name, "changes": report.to_dict()}, ensure_ascii=False, default=str))
+    rt.store.dispose()
+    return 1 if failed else 0
