@@ -114,8 +114,13 @@ def _dispatch(args: argparse.Namespace, config_path: str) -> int:
         from bot.screen import cli_preview
 
         return cli_preview(
-            config_path, args.channel, args.contact, team=args.team, category=args.category,
-            template=args.template, at=args.at,
+            config_path,
+            args.channel,
+            args.contact,
+            team=args.team,
+            category=args.category,
+            template=args.template,
+            at=args.at,
         )
     if args.command == "templates":
         from bot.template_cli import cli_templates

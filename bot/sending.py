@@ -7,9 +7,9 @@ it is never retried blindly: the agent decides, having seen what happened.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING

@@ -51,7 +51,8 @@ class StatusUpdate:
     recipient_wa_id: str = ""
     recipient_user_id: str | None = None
     conversation_id: str | None = None
-    conversation_origin: str | None = None  # normalised: service|utility|marketing|authentication|referral_conversion
+    # normalised: service | utility | marketing | authentication | referral_conversion
+    conversation_origin: str | None = None
     conversation_expires_at: datetime | None = None
     pricing_model: str | None = None
     pricing_category: str | None = None

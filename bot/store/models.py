@@ -203,7 +203,9 @@ class AlertClaim(Base):
 
     __tablename__ = "alert_claims"
     __table_args__ = (
-        UniqueConstraint("channel_id", "contact_id", "kind", "expires_at", "slack_channel", name="uq_alert_claims"),
+        UniqueConstraint(
+            "channel_id", "contact_id", "kind", "expires_at", "slack_channel", name="uq_alert_claims"
+        ),
         Index("ix_alert_claims_pending", "posted_at", "next_attempt_at"),
     )
 
