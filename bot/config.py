@@ -282,7 +282,7 @@ class _Model(BaseModel):
 
 
 class AlertsConfig(_Model):
-    scan_seconds: int = Field(default=30, ge=5, le=3600)
+    scan_seconds: int = Field(default=30, ge=1, le=3600)
 
 
 class TemplatesConfig(_Model):

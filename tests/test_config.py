@@ -280,7 +280,7 @@ def test_every_problem_is_collected_in_line_order(tmp_path: Path) -> None:
         """\
         language: es
         alerts:
-          scan_seconds: 1
+          scan_seconds: 0
         teams:
           - id: t
             name: T
@@ -303,7 +303,7 @@ def test_every_problem_is_collected_in_line_order(tmp_path: Path) -> None:
 
     assert problems == [
         f"{path}:1: language: unknown language 'es'; use one of: pt-BR, en",
-        f"{path}:3: alerts.scan_seconds: must be between 5 and 3600",
+        f"{path}:3: alerts.scan_seconds: must be between 1 and 3600",
         f"{path}:7: teams[0].members[0]: 'joao' is not a Slack user id; use ids like U012ABCDEF (Slack: "
         "profile, '...', Copy member ID), or \"*\" for every member of the workspace",
         f"{path}:8: teams[0].alert_lead_minutes: must be between 1 and 1440",
