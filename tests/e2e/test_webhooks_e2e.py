@@ -204,3 +204,28 @@ def test_meta_signed_webhooks_and_the_handshake(app: RunningApp) -> None:
         "/webhooks/meta", params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"}
     )
     assert bad.status_code == 403
+
+
+def test_a_delivery_acknowledged_before_a_crash_is_processed_at_the_next_start(
+    tmp_path: Path, db_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.config import Settings
+    from bot.runtime import build_runtime
+    from bot.webhooks import store_delivery
+
+    monkeypatch.setenv("E2E_D360_KEY", "d360-key")
+    monkeypatch.setenv("E2E_D360_SECRET", SECRET)
+    monkeypatch.setenv("E2E_META_TOKEN", "meta-token")
+    monkeypatch.setenv("E2E_META_APP_SECRET", APP_SECRET)
+    monkeypatch.setenv("E2E_META_VERIFY", "verify-me")
+    config = write_config(tmp_path, CONFIG)
+    # The endpoint stored the body and answered 200; the process died before ingesting it.
+    crashed = build_runtime(config, settings=Settings(database_url=db_url), clock=clock)
+    store_delivery(crashed, "vendas", fixture_bytes("cloudapi-inbound-text.json"), clock())
+    crashed.store.dispose()
+
+    with running_app(config, db_url, clock) as app:
+        drain(app)
+        with app.rt.store.session() as session:
+            kinds = [w.kind for w in session.scalars(select(Window))]
+        assert kinds == ["customer_care"]
