@@ -22,6 +22,7 @@ from bot.bsp.base import SessionData
 from bot.config import ChannelConfig, TeamConfig
 from bot.rules import phones
 from bot.rules.events import Category
+from bot.rules.pricing import Charge
 from bot.rules.templates import Template
 from bot.runtime import Runtime
 from bot.sessions import sessions_report
@@ -153,6 +154,8 @@ def build_screen_state(
         if inputs.category is None and report.windows.customer_care.open:
             inputs.category = Category.SERVICE
 
+    if inputs.category is not None and inputs.category in state.charges:
+        inputs.seen_charge = charge_signature(inputs.category, state.charges[inputs.category])
     # Asked even before a category is chosen: the first read starts the listing in the background,
     # so the templates are usually there by the time the agent picks a category.
     cached = rt.templates.get(channel.id)
@@ -163,6 +166,12 @@ def build_screen_state(
         if state.template is None:
             inputs.template_key = None
     return state
+
+
+def charge_signature(category: Category, charge: Charge) -> str:
+    """What the agent was shown for a category's cost, compact enough for private_metadata."""
+    price = "" if charge.price is None else f"{charge.price:g}"
+    return f"{category.value}:{charge.charge}:{price}"
 
 
 def _session_data(rt: Runtime, channel: ChannelConfig) -> SessionData:

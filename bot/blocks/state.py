@@ -61,6 +61,9 @@ class ScreenInputs:
     # changed by the agent since (and wins); an unchanged one must not undo a newer choice.
     contact_typed: str | None = None  # None: not seen yet; "": seen empty
     contact_picked: str | None = None
+    # What the screen showed as the chosen category's charge ("marketing:free:"), so a submit can
+    # tell when a window closed meanwhile and the price changed under the agent's eyes.
+    seen_charge: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ _KEYS: tuple[tuple[str, str], ...] = (
     ("origin_channel", "o"),
     ("contact_typed", "ty"),
     ("contact_picked", "pk"),
+    ("seen_charge", "sc"),
 )
 # What gives way first when the metadata would not fit (free-form text the agent typed).
 _SHRINKABLE = ("contact_query", "contact_typed", "origin_channel", "template_key", "contact_picked")
@@ -179,6 +183,7 @@ def decode_metadata(raw: str | None) -> ScreenInputs:
         origin_channel=found["origin_channel"],
         contact_typed=found["contact_typed"],
         contact_picked=found["contact_picked"],
+        seen_charge=found["seen_charge"],
     )
 
 

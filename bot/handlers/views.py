@@ -11,14 +11,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import modal
+from bot.blocks.modal import build_modal
 from bot.blocks.state import ScreenInputs, read_inputs
 from bot.config import TeamConfig
 from bot.handlers.flow import HandlerContext
 from bot.notify import post_confirmation
 from bot.rules.events import Category
 from bot.rules.templates import template_variables
-from bot.screen import approved_of_category, resolve_contact
+from bot.screen import approved_of_category, charge_signature, resolve_contact
 from bot.sending import Problem, SendRequest, send, validate
+from bot.sessions import SessionsReport
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,17 @@ def build_request(
     return SendRequest(**common, template=template, values=values), []  # type: ignore[arg-type]
 
 
+def price_changed(inputs: ScreenInputs, report: SessionsReport | None) -> str | None:
+    """The new charge signature when it differs from what the screen showed, else None."""
+    if report is None or inputs.category is None or not inputs.seen_charge:
+        return None
+    charge = report.charges.get(inputs.category)
+    if charge is None:
+        return None
+    now = charge_signature(inputs.category, charge)
+    return now if now != inputs.seen_charge else None
+
+
 def register(app: AsyncApp, ctx: HandlerContext) -> None:
     async def submit(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -97,6 +110,13 @@ def register(app: AsyncApp, ctx: HandlerContext) -> None:
             )
         if problems or request is None:
             await ack(response_action="errors", errors=_errors(ctx, view, problems))
+            return
+        changed = price_changed(inputs, report)
+        if changed is not None:
+            # A window closed (or opened) while the screen was open: show the new cost and let the
+            # agent decide; the next submit, having seen it, sends.
+            state = await ctx.state_for(client, user_id, inputs, notice="screen.notice.price_changed")
+            await ack(response_action="update", view=build_modal(state))
             return
         await ack()  # closes the modal; the BSP call happens after Slack's 3 s window
         outcome = await send(rt, request, report=report, now=rt.now())

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.blocks import modal
-from bot.bsp.base import InboundMessage
+from bot.bsp.base import InboundMessage, StatusUpdate
 from bot.ingest import ingest_events
 from bot.rules.events import Category
 from bot.rules.templates import template_variables
@@ -337,3 +337,67 @@ def test_contact_search_offers_known_contacts(app: RunningApp) -> None:
     options = response.json()["options"]
     assert [o["value"] for o in options] == [CUSTOMER]
     assert "Maria" in options[0]["text"]["text"]
+
+
+def test_a_price_that_changed_while_the_modal_was_open_is_shown_before_sending(
+    app: RunningApp, clock: Clock
+) -> None:
+    # An ad lead answered 71 h 50 min ago: the free entry point (72 h) closes in 10 minutes, and
+    # marketing templates are free until then.
+    lead_at = NOW - timedelta(hours=72)
+    lead = InboundMessage(
+        message_id="wamid.AD",
+        wa_id=CUSTOMER.lstrip("+"),
+        at=lead_at,
+        text="Vi o anúncio",
+        referral={"source_type": "ad", "source_id": "123"},
+    )
+    reply = StatusUpdate(
+        message_id="wamid.REPLY",
+        status="sent",
+        at=NOW - timedelta(hours=71, minutes=50),
+        recipient_wa_id=CUSTOMER.lstrip("+"),
+    )
+    ingest_events(app.rt.store, "sandbox", [lead, reply], NOW)
+    app.command("+55 11 98888-7777")
+    app.slack.wait_for("views.open")
+    app.slack.wait_for("views.update", 1)  # templates landed
+    view = app.last_view()
+    app.block_action(
+        view,
+        select_action(modal.BLOCK_CATEGORY, modal.ACTION_CATEGORY, "marketing"),
+        values={modal.BLOCK_CATEGORY: selected("marketing", modal.ACTION_CATEGORY)},
+    )
+    app.slack.wait_for("views.update", 2)
+    cached = app.rt.templates.get("sandbox", revalidate=False).templates
+    template = sorted(
+        (t for t in cached if t.approved and t.category == Category.MARKETING), key=lambda t: t.name
+    )[0]
+    view = app.last_view()
+    chosen = {
+        modal.BLOCK_CATEGORY: selected("marketing", modal.ACTION_CATEGORY),
+        modal.BLOCK_TEMPLATE: selected(template.key, modal.ACTION_TEMPLATE),
+    }
+    app.block_action(
+        view, select_action(modal.BLOCK_TEMPLATE, modal.ACTION_TEMPLATE, template.key), values=chosen
+    )
+    app.slack.wait_for("views.update", 3)
+    view = app.last_view()
+    assert json.loads(view["private_metadata"])["sc"].startswith("marketing:free")
+    values = dict(chosen)
+    for variable in template_variables(template):
+        values[f"var:{variable.key}"] = typed("x", "var_value")
+
+    clock.at = NOW + timedelta(minutes=20)  # the free entry point closed meanwhile
+    answer = app.submit(view, values).json()
+    assert answer["response_action"] == "update"
+    assert app.rt.catalog.t("screen.notice.price_changed") in json.dumps(answer["view"], ensure_ascii=False)
+    assert json.loads(answer["view"]["private_metadata"])["sc"].startswith("marketing:paid:0.0625")
+    assert sends(app) == []
+
+    # Submitting again, having seen the new cost, sends (once).
+    seen_now = {**answer["view"], "id": view["id"], "hash": "h-after"}
+    again = app.submit(seen_now, values)
+    assert again.status_code == 200 and not again.content
+    app.slack.wait_for("chat.postMessage")
+    assert len(sends(app)) == 1
