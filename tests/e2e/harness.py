@@ -57,6 +57,23 @@ class RunningApp:
         sent = {"Content-Type": "application/x-www-form-urlencoded", **sign(body), **(headers or {})}
         return self.http.post("/slack/events", content=body, headers=sent)
 
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        """An Events API callback (JSON body), signed."""
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": f"Ev{time.monotonic_ns()}",
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        ).encode()
+        return self.http.post(
+            "/slack/events", content=body, headers={"Content-Type": "application/json", **sign(body)}
+        )
+
     def command(self, text: str, user: str = "UAGENT", channel: str = "CSUPPORT") -> httpx.Response:
         return self.post_slack(
             {

@@ -195,3 +195,17 @@ def test_an_alert_before_the_window_closes_and_its_button_opens_the_screen(
         metadata = json.loads(view["private_metadata"])
         assert CUSTOMER in json.dumps(metadata) and "sandbox" in json.dumps(metadata)
         assert "Customer Care" in json.dumps(view, ensure_ascii=False)
+
+
+def test_app_home_shows_windows_closing_and_recent_sends(app: RunningApp) -> None:
+    customer_writes(app, NOW - timedelta(hours=22))  # closes in 2 h
+    response = app.event(
+        {"type": "app_home_opened", "user": "UAGENT", "channel": "D1", "tab": "home", "event_ts": "1.0"}
+    )
+    assert response.status_code == 200
+    published = app.slack.wait_for("views.publish")[0]
+    assert published.args["user_id"] == "UAGENT"
+    view = published.args["view"]
+    assert view["type"] == "home"
+    text = json.dumps(view, ensure_ascii=False)
+    assert "98888" in text and RESUME_ACTION_ID in text
