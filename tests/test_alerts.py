@@ -138,7 +138,6 @@ def make_rt(tmp_path: Path, store: Store, text: str = CONFIG) -> Runtime:
     config = make_config(tmp_path, text)
     try:
         from bot.config import Settings
-
         from bot.rules.pricing import load_rule_set
         from bot.runtime import Runtime as RealRuntime
     except ImportError:

@@ -65,9 +65,8 @@ def mutate(value: Any, path: list[int | str], replacement: Any) -> Any:
 def runtime_and_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
     import os
 
-    from bot.config import Settings
-
     from bot.app import build_asgi_app
+    from bot.config import Settings
     from bot.runtime import build_runtime
 
     os.environ["FUZZ_D360_KEY"] = "k"

@@ -183,9 +183,8 @@ def running_app(
     env: dict[str, str] | None = None,
 ) -> Iterator[RunningApp]:
     """Build the runtime the way `serve` does, serve the ASGI app on a free port, tear it down."""
-    from bot.config import Settings
-
     from bot.app import build_asgi_app, build_bolt_app
+    from bot.config import Settings
     from bot.runtime import build_runtime
 
     slack = FakeSlack().start()
