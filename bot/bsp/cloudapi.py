@@ -110,15 +110,13 @@ class CloudApiProvider:
         return await self._send(meta.build_text_body(to, text))
 
     async def _send(self, body: dict[str, Any]) -> SendResult:
-        response = await bsp_http.send(
+        return await meta.post_message(
             self.http,
-            "POST",
             f"{self.base_url}/{self._id('phone_number_id')}/messages",
-            json=body,
+            body,
             headers=self._headers(),
             parse_error=_parse_response_error,
         )
-        return meta.parse_send_response(bsp_http.json_or_none(response))
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """`X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body with the app secret."""

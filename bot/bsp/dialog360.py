@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://waba-v2.360dialog.io"
 PAGE_SIZE = 100
 MAX_PAGES = 100  # 10,000 templates: a guard against a server that never says it is done
-WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+WEBHOOK_SECRET_HEADER = bsp_http.WEBHOOK_SECRET_HEADER
 
 
 def parse_error(data: Any, http_status: int | None) -> BspError:
@@ -119,23 +119,17 @@ class Dialog360Provider:
         return await self._send(meta.build_text_body(to, text))
 
     async def _send(self, body: dict[str, Any]) -> SendResult:
-        response = await bsp_http.send(
+        return await meta.post_message(
             self.http,
-            "POST",
             f"{self.base_url}/messages",
-            json=body,
+            body,
             headers=self._headers(),
             parse_error=_parse_response_error,
         )
-        return meta.parse_send_response(bsp_http.json_or_none(response))
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
-        """The secret custom header configured on 360dialog's webhook, compared in constant time.
-        With no secret configured every request is refused (fail closed)."""
-        expected = bsp_http.optional_secret(self.channel, "webhook_secret_env")
-        if not expected:
-            log.warning("channel %s: no webhook secret configured; refusing the webhook", self.channel.id)
-        return bsp_http.secret_matches(expected, bsp_http.header(headers, WEBHOOK_SECRET_HEADER))
+        """The secret custom header configured on 360dialog's webhook (see bsp_http)."""
+        return bsp_http.webhook_secret_ok(self.channel, headers)
 
     def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
         return meta.parse_envelope(payload)

@@ -63,7 +63,7 @@ from bot.rules.templates import Template, normalise_category, render_preview, te
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+WEBHOOK_SECRET_HEADER = bsp_http.WEBHOOK_SECRET_HEADER
 DEFAULT_LANGUAGE = "pt_BR"
 
 
@@ -301,12 +301,8 @@ class ForticsProvider:
     # ---- webhooks ----------------------------------------------------------------------------
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
-        """`X-Webhook-Secret` equal to the channel's webhook secret (constant time)."""
-        expected = bsp_http.optional_secret(self.channel, "webhook_secret_env")
-        if not expected:
-            log.warning("channel %s: no webhook secret configured; refusing the webhook", self.channel.id)
-            return False
-        return bsp_http.secret_matches(expected, bsp_http.header(headers, WEBHOOK_SECRET_HEADER))
+        """`X-Webhook-Secret` equal to the channel's webhook secret (see bsp_http)."""
+        return bsp_http.webhook_secret_ok(self.channel, headers)
 
     def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
         return parse_receptiva(payload)

@@ -30,7 +30,7 @@ from bot.rules.templates import Template, TemplateButton, normalise_category
 log = logging.getLogger(__name__)
 
 PARTNER_URL = "https://partner.gupshup.io"
-WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+WEBHOOK_SECRET_HEADER = bsp_http.WEBHOOK_SECRET_HEADER
 
 
 def parse_error(data: Any, http_status: int | None) -> BspError:
@@ -154,23 +154,17 @@ class GupshupProvider:
         return await self._send(meta.build_text_body(to, text))
 
     async def _send(self, body: dict[str, Any]) -> SendResult:
-        response = await bsp_http.send(
+        return await meta.post_message(
             self.http,
-            "POST",
             f"{self._app_url()}/v3/message",
-            json=body,
+            body,
             headers={"Authorization": self._token()},
             parse_error=_parse_response_error,
         )
-        return meta.parse_send_response(bsp_http.json_or_none(response))
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
-        """`X-Webhook-Secret` equal to the channel's webhook secret (constant time)."""
-        expected = bsp_http.optional_secret(self.channel, "webhook_secret_env")
-        if not expected:
-            log.warning("channel %s: no webhook secret configured; refusing the webhook", self.channel.id)
-            return False
-        return bsp_http.secret_matches(expected, bsp_http.header(headers, WEBHOOK_SECRET_HEADER))
+        """`X-Webhook-Secret` equal to the channel's webhook secret (see bsp_http)."""
+        return bsp_http.webhook_secret_ok(self.channel, headers)
 
     def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
         return parse_gupshup_webhook(payload)

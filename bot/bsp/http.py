@@ -71,6 +71,20 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+
+
+def webhook_secret_ok(channel: Any, headers: Mapping[str, str]) -> bool:
+    """For BSPs that do not sign webhooks (360dialog, Fortics, Gupshup, the sandbox): the header
+    `X-Webhook-Secret` must equal the channel's `webhook_secret_env` value, compared in constant
+    time. With no secret configured every request is refused (fail closed)."""
+    expected = optional_secret(channel, "webhook_secret_env")
+    if not expected:
+        log.warning("channel %s: no webhook secret configured; refusing the webhook", channel.id)
+        return False
+    return secret_matches(expected, header(headers, WEBHOOK_SECRET_HEADER))
+
+
 def secret_matches(expected: str | None, given: str | None) -> bool:
     """Constant-time comparison; an unset expected secret never matches (fail closed)."""
     if not expected or given is None:

@@ -395,6 +395,22 @@ def build_text_body(to: str, text: str) -> dict[str, Any]:
     }
 
 
+async def post_message(
+    http: Any,
+    url: str,
+    body: dict[str, Any],
+    *,
+    headers: Mapping[str, str],
+    parse_error: Any,
+) -> SendResult:
+    """POST one Meta-format message body (Cloud API, 360dialog, Gupshup v3): sent once, never
+    retried (see bot.bsp.http.send), the response read as Meta's send response."""
+    from bot.bsp import http as bsp_http
+
+    response = await bsp_http.send(http, "POST", url, json=body, headers=headers, parse_error=parse_error)
+    return parse_send_response(bsp_http.json_or_none(response))
+
+
 def parse_send_response(data: Any) -> SendResult:
     """`{messaging_product, contacts: [{input, wa_id}], messages: [{id}]}` -> SendResult."""
     messages = data.get("messages") if isinstance(data, Mapping) else None

@@ -29,7 +29,7 @@ from bot.store.models import SandboxSend
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+WEBHOOK_SECRET_HEADER = bsp_http.WEBHOOK_SECRET_HEADER
 MESSAGE_ID_PREFIX = "wamid.SANDBOX."
 LANGUAGE = "pt_BR"
 
@@ -174,8 +174,7 @@ class SandboxProvider:
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """`X-Webhook-Secret` equal to the channel's secret. With none configured every request
         is refused: `contato-bot sandbox inbound` is the way in."""
-        expected = bsp_http.optional_secret(self.channel, "webhook_secret_env")
-        return bsp_http.secret_matches(expected, bsp_http.header(headers, WEBHOOK_SECRET_HEADER))
+        return bsp_http.webhook_secret_ok(self.channel, headers)
 
     def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
         from bot.bsp import meta
