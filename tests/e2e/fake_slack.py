@@ -86,6 +86,7 @@ class FakeSlack:
             args = json.loads(raw or b"{}")
         else:
             args = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        args = {**dict(request.query_params), **args}  # GET methods send their arguments as a query
         for key in ("view", "blocks"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])

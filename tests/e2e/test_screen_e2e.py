@@ -37,6 +37,10 @@ teams:
     name: Outra equipe
     members: [UOTHER]
     channels: [outro]
+  - id: grupo
+    name: Equipe do grupo
+    usergroup: S0GROUP
+    channels: [outro]
 channels:
   - id: sandbox
     name: Sandbox
@@ -401,3 +405,41 @@ def test_a_price_that_changed_while_the_modal_was_open_is_shown_before_sending(
     assert again.status_code == 200 and not again.content
     app.slack.wait_for("chat.postMessage")
     assert len(sends(app)) == 1
+
+
+def test_a_team_by_slack_user_group(app: RunningApp) -> None:
+    app.slack.usergroups["S0GROUP"] = ["UGROUPIE"]
+    app.command("+55 11 98888-7777", user="UGROUPIE")
+    view = wait_views(app, 1)
+    text = all_text(view)
+    assert "Equipe do grupo" in text and "Outro canal" in text
+    assert "Suporte" not in text  # not a member of that team
+    assert [c.args["usergroup"] for c in app.slack.of("usergroups.users.list")] == ["S0GROUP"]
+
+
+def test_contact_search_is_capped_at_100_options(app: RunningApp) -> None:
+    events = [
+        InboundMessage(
+            message_id=f"wamid.M{i}",
+            wa_id=f"55119{80000000 + i}",
+            at=NOW - timedelta(hours=1),
+            text="Oi",
+            profile_name=f"Maria {'da Silva ' * 10}{i}",
+        )
+        for i in range(150)
+    ]
+    ingest_events(app.rt.store, "sandbox", events, NOW)
+    response = app.interact(
+        {
+            "type": "block_suggestion",
+            "user": {"id": "UAGENT"},
+            "action_id": modal.ACTION_CONTACT_SEARCH,
+            "block_id": modal.BLOCK_CONTACT_SEARCH,
+            "value": "maria",
+            "view": {"id": "V1", "callback_id": modal.CALLBACK_ID},
+        }
+    )
+    options = response.json()["options"]
+    assert len(options) == 100
+    assert all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in options)
+    assert any(o["text"]["text"].endswith("…") for o in options)
