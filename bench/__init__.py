@@ -1,0 +1,1 @@
+"""Benchmarks (issue 5): each `python -m bench.<name>` prints its numbers; see docs/benchmarks.md."""
