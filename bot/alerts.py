@@ -126,31 +126,33 @@ class _Last:
 
 
 def _last_outbound(session: Session, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], _Last]:
-    """The newest outbound message of each (channel, contact)."""
+    """The newest outbound message of each (channel, contact), asked in chunks so a full sweep over
+    tens of thousands of contacts stays under the databases' bound-parameter limits."""
     if not pairs:
         return {}
-    contact_ids = {contact_id for _, contact_id in pairs}
-    rows = session.execute(
-        select(
-            OutboundMessage.channel_id,
-            OutboundMessage.contact_id,
-            OutboundMessage.team_id,
-            OutboundMessage.agent_user_id,
-            OutboundMessage.kind,
-            OutboundMessage.template_name,
-            OutboundMessage.text,
-            OutboundMessage.created_at,
-        )
-        .where(OutboundMessage.contact_id.in_(contact_ids))
-        .order_by(OutboundMessage.created_at, OutboundMessage.id)
-    )
+    contact_ids = sorted({contact_id for _, contact_id in pairs})
     last: dict[tuple[str, int], _Last] = {}
-    for row in rows:
-        key = (row.channel_id, row.contact_id)
-        if key in pairs:  # ascending order: the newest wins
-            last[key] = _Last(
-                row.team_id, row.agent_user_id, row.kind, row.template_name, row.text, row.created_at
+    for start in range(0, len(contact_ids), CLAIM_BATCH):
+        rows = session.execute(
+            select(
+                OutboundMessage.channel_id,
+                OutboundMessage.contact_id,
+                OutboundMessage.team_id,
+                OutboundMessage.agent_user_id,
+                OutboundMessage.kind,
+                OutboundMessage.template_name,
+                OutboundMessage.text,
+                OutboundMessage.created_at,
             )
+            .where(OutboundMessage.contact_id.in_(contact_ids[start : start + CLAIM_BATCH]))
+            .order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc())
+        )
+        for row in rows:
+            key = (row.channel_id, row.contact_id)
+            if key in pairs and key not in last:  # newest first: the first seen wins
+                last[key] = _Last(
+                    row.team_id, row.agent_user_id, row.kind, row.template_name, row.text, row.created_at
+                )
     return last
 
 
@@ -177,18 +179,41 @@ def _dialect_insert(session: Session, table: Table) -> Any:
     raise RuntimeError(f"unsupported database dialect {name!r}")
 
 
-def claim_due(session: Session, config: Any, now: datetime, result: ScanResult | None = None) -> int:
+def claim_due(
+    session: Session,
+    config: Any,
+    now: datetime,
+    result: ScanResult | None = None,
+    *,
+    since: datetime | None = None,
+) -> int:
     """Insert a claim for every window due now in every Slack channel it goes to; returns how
-    many are new. Due: now < expires_at <= now + the team's alert_lead_minutes."""
+    many are new. Due: now < expires_at <= now + the team's alert_lead_minutes.
+
+    With `since` (the previous scan's `now`), only windows that *became* due since then are read:
+    for each lead L, expiries in (since + L, now + L]. Every expiry crosses each lead's moving
+    edge in exactly one scan, so nothing is skipped, and a scan reads hundreds of rows instead of
+    every window closing within the hour. The unique claim key keeps it exactly-once either way.
+    """
     result = result if result is not None else ScanResult()
-    max_lead = max((team.alert_lead_minutes for team in config.teams), default=0)
-    if max_lead <= 0:
+    leads = sorted({team.alert_lead_minutes for team in config.teams if team.alert_lead_minutes > 0})
+    if not leads:
         return 0
+    if since is None or since >= now:
+        due = Window.expires_at <= now + timedelta(minutes=leads[-1])
+    else:
+        due = or_(
+            *(
+                and_(
+                    Window.expires_at > since + timedelta(minutes=lead),
+                    Window.expires_at <= now + timedelta(minutes=lead),
+                )
+                for lead in leads
+            )
+        )
     windows = session.execute(
         select(Window.channel_id, Window.contact_id, Window.kind, Window.expires_at).where(
-            Window.expires_at > now,
-            Window.expires_at <= now + timedelta(minutes=max_lead),
-            Window.kind.in_(KINDS),
+            Window.expires_at > now, due, Window.kind.in_(KINDS)
         )
     ).all()
     if not windows:
@@ -219,16 +244,16 @@ def claim_due(session: Session, config: Any, now: datetime, result: ScanResult |
     # Same order in every instance: concurrent inserts of overlapping keys wait, never deadlock.
     values = [rows[key] for key in sorted(rows)]
     new = 0
-    for start in range(0, len(values), CLAIM_BATCH):  # stay far below SQLite's bound-parameter cap
-        stmt = (
-            _dialect_insert(session, table)
-            .values(values[start : start + CLAIM_BATCH])
-            .on_conflict_do_nothing(
-                index_elements=["channel_id", "contact_id", "kind", "expires_at", "slack_channel"]
-            )
-            .returning(table.c.id)
+    # One cached statement run with many parameter sets (SQLAlchemy's "insertmanyvalues"): no
+    # per-scan SQL compilation, batched under the drivers' parameter limits, RETURNING kept.
+    stmt = (
+        _dialect_insert(session, table)
+        .on_conflict_do_nothing(
+            index_elements=["channel_id", "contact_id", "kind", "expires_at", "slack_channel"]
         )
-        new += len(session.execute(stmt).all())
+        .returning(table.c.id)
+    )
+    new = len(session.execute(stmt, values).all())
     result.claimed += new
     return new
 
@@ -430,12 +455,48 @@ def _in_session(rt: Runtime, fn: Any, *args: Any) -> Any:
         return fn(session, *args)
 
 
+@dataclass
+class ScanCursor:
+    """What one process remembers between scans so each scan reads only windows that became due
+    since the previous one. A full sweep runs first, then every FULL_SWEEP_EVERY: it catches
+    windows that arrived already inside a scanned range (a customer message delivered hours late
+    by a BSP's retries), at most that late."""
+
+    last_now: datetime | None = None
+    last_full: datetime | None = None
+
+    def since_for(self, now: datetime) -> datetime | None:
+        """The previous scan's time, or None when this scan must be a full sweep."""
+        if self.last_now is None or self.last_full is None or now <= self.last_now:
+            return None
+        if now - self.last_full >= FULL_SWEEP_EVERY:
+            return None
+        return self.last_now
+
+    def scanned(self, now: datetime, *, full: bool) -> None:
+        self.last_now = now
+        if full:
+            self.last_full = now
+
+
+# A window that shows up already inside a scanned range is alerted within this time.
+FULL_SWEEP_EVERY = timedelta(minutes=5)
+
+
 def _claim_and_lease(
-    rt: Runtime, now: datetime, instance_id: str, result: ScanResult, claim: bool
+    rt: Runtime,
+    now: datetime,
+    instance_id: str,
+    result: ScanResult,
+    claim: bool,
+    cursor: ScanCursor | None = None,
 ) -> tuple[list[_Leased], dict[int, AlertItem]]:
     if claim:
+        since = cursor.since_for(now) if cursor is not None else None
         with rt.store.session() as session:
-            claim_due(session, rt.config, now, result)
+            claim_due(session, rt.config, now, result, since=since)
+        if cursor is not None:
+            cursor.scanned(now, full=since is None)
     with rt.store.session() as session:
         leased = _lease(session, now, instance_id)
     if not leased:
@@ -454,7 +515,12 @@ def default_instance_id() -> str:
 
 
 async def run_scan(
-    rt: Runtime, client: AsyncWebClient, *, now: datetime | None = None, instance_id: str | None = None
+    rt: Runtime,
+    client: AsyncWebClient,
+    *,
+    now: datetime | None = None,
+    instance_id: str | None = None,
+    cursor: ScanCursor | None = None,
 ) -> ScanResult:
     """Claim the windows due now, then post every pending claim whose turn has come (also ones a
     dead instance left leased, once the lease ran out): one digest per Slack channel."""
@@ -465,7 +531,9 @@ async def run_scan(
     instance_id = instance_id or default_instance_id()
     result = ScanResult()
     for round_ in range(MAX_ROUNDS):
-        leased, items = await asyncio.to_thread(_claim_and_lease, rt, now, instance_id, result, round_ == 0)
+        leased, items = await asyncio.to_thread(
+            _claim_and_lease, rt, now, instance_id, result, round_ == 0, cursor
+        )
         if not leased:
             break
         by_channel: dict[str, list[_Leased]] = defaultdict(list)
@@ -485,10 +553,11 @@ def start_scheduler(rt: Runtime, client: AsyncWebClient) -> AsyncIOScheduler:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     instance_id = default_instance_id()
+    cursor = ScanCursor()
 
     async def tick() -> None:
         try:
-            result = await run_scan(rt, client, instance_id=instance_id)
+            result = await run_scan(rt, client, instance_id=instance_id, cursor=cursor)
         except Exception:  # the next tick tries again; never let the job die silently
             log.exception("expiry alert scan failed")
             return

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -90,11 +90,19 @@ def ingest_events(
     report = IngestReport()
     with store.session() as session:
         touched: set[int] = set()
+        # Statuses are most of the traffic (about three per message sent): their dedupe rows and
+        # the outbound messages they move are written and read once per batch, not per event.
+        statuses = [event for event in events if isinstance(event, StatusUpdate)]
+        new_statuses = _insert_status_events(session, channel_id, statuses)
+        outbound = _outbound_by_message_id(session, channel_id, {s.message_id for s in statuses})
         for event in events:
             if isinstance(event, InboundMessage):
                 _inbound(session, channel_id, event, now, report, touched)
             elif isinstance(event, StatusUpdate):
-                _status(session, channel_id, event, now, report, touched)
+                key = (event.message_id, event.status)
+                new = key in new_statuses
+                new_statuses.discard(key)  # a repeat inside the same batch is not new
+                _status(session, channel_id, event, now, report, touched, new, outbound.get(event.message_id))
             elif isinstance(event, NumberChanged):
                 contact = repository.move_contact_number(session, event.old_wa_id, event.new_wa_id, now)
                 report.numbers_changed += 1
@@ -174,6 +182,67 @@ def _inbound(
         report.customer_messages += 1
 
 
+def _status_data(event: StatusUpdate) -> dict[str, Any] | None:
+    data: dict[str, Any] = {}
+    if event.errors:
+        data["errors"] = [asdict(error) for error in event.errors]
+    if event.pricing_model or event.pricing_category:
+        data["pricing"] = {"model": event.pricing_model, "category": event.pricing_category}
+    return data or None
+
+
+def _insert_status_events(
+    session: Session, channel_id: str, statuses: Sequence[StatusUpdate]
+) -> set[tuple[str, str]]:
+    """Record every (message, status) of the batch once; returns the ones not seen before."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in statuses:
+        rows.setdefault(
+            (event.message_id, event.status),
+            {
+                "channel_id": channel_id,
+                "message_id": event.message_id,
+                "status": event.status,
+                "at": event.at,
+                "data": _status_data(event) or null(),  # SQL NULL, not JSON null
+            },
+        )
+    table: Table = StatusEvent.__table__  # type: ignore[assignment]
+    values = list(rows.values())
+    new: set[tuple[str, str]] = set()
+    if values:
+        stmt = (
+            _dialect_insert(session, table)
+            .on_conflict_do_nothing(index_elements=["channel_id", "message_id", "status"])
+            .returning(table.c.message_id, table.c.status)
+        )
+        new.update((row.message_id, row.status) for row in session.execute(stmt, values))
+    return new
+
+
+def _outbound_by_message_id(
+    session: Session, channel_id: str, message_ids: set[str]
+) -> dict[str, OutboundMessage]:
+    """The app's outbound messages that these statuses are about, in one query per chunk."""
+    found: dict[str, OutboundMessage] = {}
+    ids = sorted(message_ids)
+    for start in range(0, len(ids), _BULK_ROWS):
+        rows = session.scalars(
+            select(OutboundMessage).where(
+                OutboundMessage.channel_id == channel_id,
+                OutboundMessage.bsp_message_id.in_(ids[start : start + _BULK_ROWS]),
+            )
+        )
+        for row in rows:
+            if row.bsp_message_id is not None:
+                found[row.bsp_message_id] = row
+    return found
+
+
+# Rows per multi-row statement: far below SQLite's bound-parameter cap.
+_BULK_ROWS = 500
+
+
 def _status(
     session: Session,
     channel_id: str,
@@ -181,26 +250,9 @@ def _status(
     now: datetime,
     report: IngestReport,
     touched: set[int],
+    new: bool,
+    outbound: OutboundMessage | None,
 ) -> None:
-    data: dict[str, Any] = {}
-    if event.errors:
-        data["errors"] = [asdict(error) for error in event.errors]
-    if event.pricing_model or event.pricing_category:
-        data["pricing"] = {"model": event.pricing_model, "category": event.pricing_category}
-    new = _insert_ignore(
-        session,
-        StatusEvent.__table__,  # type: ignore[arg-type]
-        {
-            "channel_id": channel_id,
-            "message_id": event.message_id,
-            "status": event.status,
-            "at": event.at,
-            "data": data or None,
-        },
-        ("channel_id", "message_id", "status"),
-    )
-
-    outbound = repository.find_outbound_by_bsp_id(session, channel_id, event.message_id)
     # Applied even to a status seen before: the webhook can beat the send's own bookkeeping
     # (bsp_message_id recorded after it), and moving forward by rank is idempotent.
     moved = outbound is not None and _advance(outbound, event, now)
@@ -211,6 +263,9 @@ def _status(
     else:
         report.statuses_ignored += 1
 
+    has_conversation = bool(event.conversation_id and event.conversation_expires_at is not None)
+    if event.status != "sent" and not has_conversation:
+        return  # nothing about windows: no need to know (or create) the contact
     contact_id = _status_contact(session, event, outbound, now)
     if contact_id is None:
         return

@@ -13,6 +13,7 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 
 
+
 def missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str]:
     """The environment variables `serve` needs and does not have."""
     needed = (
@@ -24,6 +25,11 @@ def missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str
         "SLACK_APP_TOKEN": settings.slack_app_token,
     }
     return [name for name in needed if not values[name] or not values[name].get_secret_value()]  # type: ignore[union-attr]
+
+
+# uvicorn picks uvloop and httptools (uvicorn[standard]). No access log line per request: at
+# thousands of webhook POSTs a second it costs more CPU than the request itself, and the app logs
+# what matters (refusals, failures) on its own.
 
 
 def run_serve(config_path: str, *, host: str, port: int, socket_mode: bool) -> int:
@@ -44,7 +50,7 @@ def run_serve(config_path: str, *, host: str, port: int, socket_mode: bool) -> i
     bolt = build_bolt_app(rt, socket_mode=socket_mode)
     if not socket_mode:
         log.info("serving Slack at http://%s:%s/slack/events", host, port)
-        uvicorn.run(build_asgi_app(rt, bolt), host=host, port=port, log_level="info")
+        uvicorn.run(build_asgi_app(rt, bolt), host=host, port=port, log_level="info", access_log=False)
         return 0
     return asyncio.run(_serve_socket_mode(rt, bolt, host, port))
 
@@ -57,7 +63,9 @@ async def _serve_socket_mode(rt, bolt, host: str, port: int) -> int:  # type: ig
     # Slack arrives over the WebSocket; webhooks and /healthz are still served over HTTP.
     rt.slack = bolt.client  # delivery updates and alerts still go out through the Web API
     asgi = build_asgi_app(rt, None)
-    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="info"))
+    server = uvicorn.Server(
+        uvicorn.Config(asgi, host=host, port=port, log_level="info", access_log=False)
+    )
     handler = AsyncSocketModeHandler(bolt, rt.settings.slack_app_token.get_secret_value())
     await handler.connect_async()
     try:

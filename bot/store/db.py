@@ -9,6 +9,7 @@ write one, which WAL cannot wait for. PostgreSQL (several app instances) goes th
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +61,12 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
+        # SQLite's busy handler with growing back-off, not woken when the lock frees: under load
+        # (webhooks stored while a batch is ingested) that turns into second-long stalls. Threads
+        # of this process therefore queue on a lock of ours first; other processes still meet
+        # the busy timeout.
+        self._sqlite_writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -84,6 +91,9 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits when the block ends and rolls back if it raises."""
+        writer = self._sqlite_writer
+        if writer is not None:
+            writer.acquire()
         session = self._sessions()
         try:
             yield session
@@ -93,6 +103,8 @@ class Store:
             raise
         finally:
             session.close()
+            if writer is not None:
+                writer.release()
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic `upgrade head`), from code, so it

@@ -90,6 +90,13 @@ def wait_views(app: RunningApp, count: int) -> dict[str, Any]:
     return app.last_view()
 
 
+def opened(app: RunningApp, count: int) -> dict[str, Any]:
+    """The view of the `count`-th views.open (not a later update of an earlier modal)."""
+    call = app.slack.wait_for("views.open", count)[count - 1]
+    assert call.response is not None
+    return dict(call.response["view"])
+
+
 def pick_utility_template(app: RunningApp) -> Any:
     cached = app.rt.templates.get("sandbox", revalidate=False).templates
     candidates = [
@@ -282,19 +289,16 @@ def test_bad_input_gets_a_specific_message_and_sends_nothing(app: RunningApp) ->
     ) in all_text(view)
     # An unknown contact (a name nobody has).
     app.command("Fulano Inexistente")
-    app.slack.wait_for("views.open", 2)
-    assert catalog.t("screen.errors.contact_unknown") in all_text(app.last_view())
+    assert catalog.t("screen.errors.contact_unknown") in all_text(opened(app, 2))
     # A user in no team: the modal explains and offers no submit.
     app.command("+55 11 98888-7777", user="UNOBODY")
-    app.slack.wait_for("views.open", 3)
-    lonely = app.last_view()
+    lonely = opened(app, 3)
     assert "submit" not in lonely
     assert catalog.t("screen.errors.no_team") in all_text(lonely) or "equipe" in all_text(lonely).lower()
 
     # A channel outside the user's teams, in a crafted submission.
     app.command("+55 11 98888-7777")
-    app.slack.wait_for("views.open", 4)
-    view = app.last_view()
+    view = opened(app, 4)
     answer = app.submit(
         view,
         {
