@@ -209,3 +209,36 @@ def test_app_home_shows_windows_closing_and_recent_sends(app: RunningApp) -> Non
     assert view["type"] == "home"
     text = json.dumps(view, ensure_ascii=False)
     assert "98888" in text and RESUME_ACTION_ID in text
+
+
+def test_a_failed_status_says_why_in_plain_words(app: RunningApp) -> None:
+    customer_writes(app, NOW - timedelta(hours=1))
+    app.command(CUSTOMER)
+    app.slack.wait_for("views.open")
+    app.submit(
+        app.last_view(),
+        {
+            modal.BLOCK_CATEGORY: selected("service", modal.ACTION_CATEGORY),
+            modal.BLOCK_FREE_TEXT: typed("Olá!", modal.ACTION_FREE_TEXT),
+        },
+    )
+    app.slack.wait_for("chat.postMessage")
+
+    def bsp_id() -> str | None:
+        with app.rt.store.session() as session:
+            row = session.scalars(
+                select(OutboundMessage).where(OutboundMessage.slack_ts.is_not(None))
+            ).first()
+            return row.bsp_message_id if row is not None else None
+
+    wait_until(lambda: bsp_id() is not None)
+    failed = json.loads(status_webhook(str(bsp_id()), "failed", NOW + timedelta(seconds=5)))
+    failed["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"] = [
+        {"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message"}
+    ]
+    headers = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
+    assert app.http.post("/webhooks/sandbox", content=json.dumps(failed), headers=headers).status_code == 200
+    update = app.slack.wait_for("chat.update")[0]
+    text = json.dumps(update.args, ensure_ascii=False)
+    assert Catalog("pt-BR").t("bsp_errors.window_closed") in text
+    assert "❌" in text
