@@ -19,7 +19,7 @@ import httpx
 
 from bot.bsp import http as bsp_http
 from bot.bsp import meta
-from bot.bsp.base import BspError, SendResult, SessionData, TemplateSend, WebhookEvent
+from bot.bsp.base import BspError, SessionData, WebhookEvent
 from bot.bsp.http import ChannelLike
 from bot.rules.templates import Template
 
@@ -40,7 +40,7 @@ def _parse_response_error(response: httpx.Response) -> BspError:
     return meta.parse_error(bsp_http.json_or_none(response), response.status_code)
 
 
-class CloudApiProvider:
+class CloudApiProvider(meta.MetaMessageSender):
     """One phone number on Meta's Cloud API."""
 
     name = "cloudapi"
@@ -103,20 +103,14 @@ class CloudApiProvider:
             after = str(next_after)
         return templates
 
-    async def send_template(self, to: str, send: TemplateSend) -> SendResult:
-        return await self._send(meta.build_template_body(to, send))
+    def _messages_url(self) -> str:
+        return f"{self.base_url}/{self._id('phone_number_id')}/messages"
 
-    async def send_text(self, to: str, text: str) -> SendResult:
-        return await self._send(meta.build_text_body(to, text))
+    def _send_headers(self) -> dict[str, str]:
+        return self._headers()
 
-    async def _send(self, body: dict[str, Any]) -> SendResult:
-        return await meta.post_message(
-            self.http,
-            f"{self.base_url}/{self._id('phone_number_id')}/messages",
-            body,
-            headers=self._headers(),
-            parse_error=_parse_response_error,
-        )
+    def _send_error(self, response: httpx.Response) -> BspError:
+        return _parse_response_error(response)
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """`X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body with the app secret."""

@@ -16,7 +16,7 @@ import httpx
 
 from bot.bsp import http as bsp_http
 from bot.bsp import meta
-from bot.bsp.base import BspError, SendResult, SessionData, TemplateSend, WebhookEvent
+from bot.bsp.base import BspError, SessionData, WebhookEvent
 from bot.bsp.http import ChannelLike
 from bot.rules.templates import Template
 
@@ -64,7 +64,7 @@ def _parse_response_error(response: httpx.Response) -> BspError:
     return parse_error(bsp_http.json_or_none(response), response.status_code)
 
 
-class Dialog360Provider:
+class Dialog360Provider(meta.MetaMessageSender):
     """One 360dialog number."""
 
     name = "360dialog"
@@ -112,20 +112,14 @@ class Dialog360Provider:
                 break
         return templates
 
-    async def send_template(self, to: str, send: TemplateSend) -> SendResult:
-        return await self._send(meta.build_template_body(to, send))
+    def _messages_url(self) -> str:
+        return f"{self.base_url}/messages"
 
-    async def send_text(self, to: str, text: str) -> SendResult:
-        return await self._send(meta.build_text_body(to, text))
+    def _send_headers(self) -> dict[str, str]:
+        return self._headers()
 
-    async def _send(self, body: dict[str, Any]) -> SendResult:
-        return await meta.post_message(
-            self.http,
-            f"{self.base_url}/messages",
-            body,
-            headers=self._headers(),
-            parse_error=_parse_response_error,
-        )
+    def _send_error(self, response: httpx.Response) -> BspError:
+        return _parse_response_error(response)
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """The secret custom header configured on 360dialog's webhook (see bsp_http)."""

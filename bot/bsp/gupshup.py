@@ -23,7 +23,7 @@ import httpx
 
 from bot.bsp import http as bsp_http
 from bot.bsp import meta
-from bot.bsp.base import BspError, SendResult, SessionData, TemplateSend, WebhookEvent, WebhookShapeError
+from bot.bsp.base import BspError, SessionData, WebhookEvent, WebhookShapeError
 from bot.bsp.http import ChannelLike
 from bot.rules.templates import Template, TemplateButton, normalise_category
 
@@ -99,7 +99,7 @@ def parse_gupshup_template(item: Any) -> Template:
     )
 
 
-class GupshupProvider:
+class GupshupProvider(meta.MetaMessageSender):
     """One Gupshup app (one number)."""
 
     name = "gupshup"
@@ -147,20 +147,14 @@ class GupshupProvider:
                 log.warning("channel %s: skipped a template: %s", self.channel.id, exc)
         return templates
 
-    async def send_template(self, to: str, send: TemplateSend) -> SendResult:
-        return await self._send(meta.build_template_body(to, send))
+    def _messages_url(self) -> str:
+        return f"{self._app_url()}/v3/message"
 
-    async def send_text(self, to: str, text: str) -> SendResult:
-        return await self._send(meta.build_text_body(to, text))
+    def _send_headers(self) -> dict[str, str]:
+        return {"Authorization": self._token()}
 
-    async def _send(self, body: dict[str, Any]) -> SendResult:
-        return await meta.post_message(
-            self.http,
-            f"{self._app_url()}/v3/message",
-            body,
-            headers={"Authorization": self._token()},
-            parse_error=_parse_response_error,
-        )
+    def _send_error(self, response: httpx.Response) -> BspError:
+        return _parse_response_error(response)
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """`X-Webhook-Secret` equal to the channel's webhook secret (see bsp_http)."""

@@ -411,6 +411,38 @@ async def post_message(
     return parse_send_response(bsp_http.json_or_none(response))
 
 
+class MetaMessageSender:
+    """Sends for providers whose API takes Meta's message body as is (Cloud API, 360dialog,
+    Gupshup v3): a provider says where (`_messages_url`), with which headers and how its error
+    responses read; templates and free text are built here once."""
+
+    http: Any
+
+    def _messages_url(self) -> str:
+        raise NotImplementedError
+
+    def _send_headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _send_error(self, response: Any) -> Any:
+        raise NotImplementedError
+
+    async def send_template(self, to: str, send: TemplateSend) -> SendResult:
+        return await self._post(build_template_body(to, send))
+
+    async def send_text(self, to: str, text: str) -> SendResult:
+        return await self._post(build_text_body(to, text))
+
+    async def _post(self, body: dict[str, Any]) -> SendResult:
+        return await post_message(
+            self.http,
+            self._messages_url(),
+            body,
+            headers=self._send_headers(),
+            parse_error=self._send_error,
+        )
+
+
 def parse_send_response(data: Any) -> SendResult:
     """`{messaging_product, contacts: [{input, wa_id}], messages: [{id}]}` -> SendResult."""
     messages = data.get("messages") if isinstance(data, Mapping) else None
