@@ -72,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic narrates every start at INFO; the operator only needs to hear when it fails.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     config_path = args.config or os.environ.get("CONTATO_CONFIG") or "contato.yml"
     try:
         return _dispatch(args, config_path)

@@ -191,7 +191,8 @@ def _cli_sessions(rt: Runtime, channel_id: str, contact: str, at_text: str | Non
         print(f"contato-bot sessions: {contact!r} is not a phone number ({exc.reason}).", file=sys.stderr)
         return 2
     try:
-        at = parse_at(at_text, rt.now())
+        # Whole seconds when asked about "now": the contract's times read like its example.
+        at = parse_at(at_text, rt.now().replace(microsecond=0))
     except ValueError:
         print(
             f"contato-bot sessions: --at {at_text!r} is not an ISO 8601 time (e.g. 2026-11-24T19:00:00Z).",
