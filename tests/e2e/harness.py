@@ -84,7 +84,7 @@ class RunningApp:
                 "channel_id": channel,
                 "team_id": "T1",
                 "trigger_id": f"trigger-{time.monotonic_ns()}",
-                "response_url": "https://hooks.slack.invalid/x",
+                "response_url": f"{self.slack.url}response_url",
                 "api_app_id": "A1",
             }
         )

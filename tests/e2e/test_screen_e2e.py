@@ -20,6 +20,7 @@ from bot.rules.events import Category
 from bot.rules.templates import template_variables
 from bot.store.models import OutboundMessage, SandboxSend
 from tests.blocks.limits import assert_view_within_limits
+from tests.e2e.fake_slack import Failure
 from tests.e2e.harness import Clock, RunningApp, running_app, select_action, selected, typed, write_config
 
 NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
@@ -447,3 +448,11 @@ def test_contact_search_is_capped_at_100_options(app: RunningApp) -> None:
     assert len(options) == 100
     assert all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in options)
     assert any(o["text"]["text"].endswith("…") for o in options)
+
+
+def test_when_slack_refuses_the_modal_the_agent_is_told(app: RunningApp) -> None:
+    app.slack.fail_next("views.open", Failure(200, {"ok": False, "error": "expired_trigger_id"}))
+    assert app.command("+55 11 98888-7777").status_code == 200
+    (said,) = app.slack.wait_for("response_url")
+    assert said.args["response_type"] == "ephemeral"
+    assert "expired_trigger_id" in said.args["text"] and "/contato" in said.args["text"]
