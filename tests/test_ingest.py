@@ -290,6 +290,16 @@ def test_status_report_counts_and_changes(store: Store) -> None:
     assert failed.status_changes == []  # not one of ours: no confirmation to update
 
 
+def test_a_status_on_another_channel_never_moves_our_message(store: Store) -> None:
+    outbound_id = make_outbound(store, "wamid.SHARED")
+    other = ingest_events(store, "outro", [status("wamid.SHARED", "read", NOW)], NOW)
+    assert other.status_changes == []
+    with store.session() as session:
+        assert session.get(OutboundMessage, outbound_id).status == "accepted"  # type: ignore[union-attr]
+    same = ingest_events(store, "vendas", [status("wamid.SHARED", "read", NOW)], NOW)
+    assert same.status_changes == [(outbound_id, "read")]
+
+
 def test_failed_fixture_stores_the_error(store: Store) -> None:
     outbound_id = make_outbound(
         store, "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA", "16505551234"

@@ -385,15 +385,6 @@ STATUS_RANKS: dict[str, int] = {
 }
 
 
-def find_outbound_by_bsp_id(session: Session, channel_id: str, message_id: str) -> OutboundMessage | None:
-    """The message we sent that the BSP knows as `message_id` on that channel."""
-    return session.scalars(
-        select(OutboundMessage)
-        .where(OutboundMessage.channel_id == channel_id, OutboundMessage.bsp_message_id == message_id)
-        .order_by(OutboundMessage.id)
-    ).first()
-
-
 def recent_outbound(
     session: Session,
     *,
