@@ -10,12 +10,12 @@ or shuffled, leaves the same rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, null, select
+from sqlalchemy import Table, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -95,16 +95,32 @@ def ingest_events(
         statuses = [event for event in events if isinstance(event, StatusUpdate)]
         new_statuses = _insert_status_events(session, channel_id, statuses)
         outbound = _outbound_by_message_id(session, channel_id, {s.message_id for s in statuses})
+        contacts = repository.ContactBatch(
+            session,
+            [e.wa_id for e in events if isinstance(e, InboundMessage)]
+            + [s.recipient_wa_id for s in statuses if s.status == "sent" or s.conversation_id],
+        )
         for event in events:
             if isinstance(event, InboundMessage):
-                _inbound(session, channel_id, event, now, report, touched)
+                _inbound(session, channel_id, event, now, report, touched, contacts)
             elif isinstance(event, StatusUpdate):
                 key = (event.message_id, event.status)
                 new = key in new_statuses
                 new_statuses.discard(key)  # a repeat inside the same batch is not new
-                _status(session, channel_id, event, now, report, touched, new, outbound.get(event.message_id))
+                _status(
+                    session,
+                    channel_id,
+                    event,
+                    now,
+                    report,
+                    touched,
+                    new,
+                    outbound.get(event.message_id),
+                    contacts,
+                )
             elif isinstance(event, NumberChanged):
                 contact = repository.move_contact_number(session, event.old_wa_id, event.new_wa_id, now)
+                contacts.forget()
                 report.numbers_changed += 1
                 if contact is not None:
                     touched.add(contact.id)
@@ -116,8 +132,7 @@ def ingest_events(
                     log.warning(
                         "channel %s: provider reported error %s %s", channel_id, error.code, error.title
                     )
-        for contact_id in sorted(touched):
-            recompute_windows(session, channel_id, contact_id, now)
+        recompute_windows_of(session, channel_id, touched, now)
         report.contacts_touched = len(touched)
     return report
 
@@ -153,14 +168,15 @@ def _inbound(
     now: datetime,
     report: IngestReport,
     touched: set[int],
+    contacts: repository.ContactBatch,
 ) -> None:
     if event.type == "system":  # identity notices: not the customer writing
         return
     if not event.wa_id and not event.user_id:
         log.warning("channel %s: inbound %s has no sender; skipped", channel_id, event.message_id)
         return
-    contact = repository.upsert_contact(
-        session, wa_id=event.wa_id or None, user_id=event.user_id, name=event.profile_name, now=now
+    contact = contacts.upsert(
+        wa_id=event.wa_id or None, user_id=event.user_id, name=event.profile_name, now=now
     )
     touched.add(contact.id)
     referral = dict(event.referral) if event.referral is not None else None
@@ -252,6 +268,7 @@ def _status(
     touched: set[int],
     new: bool,
     outbound: OutboundMessage | None,
+    contacts: repository.ContactBatch,
 ) -> None:
     # Applied even to a status seen before: the webhook can beat the send's own bookkeeping
     # (bsp_message_id recorded after it), and moving forward by rank is idempotent.
@@ -266,7 +283,7 @@ def _status(
     has_conversation = bool(event.conversation_id and event.conversation_expires_at is not None)
     if event.status != "sent" and not has_conversation:
         return  # nothing about windows: no need to know (or create) the contact
-    contact_id = _status_contact(session, event, outbound, now)
+    contact_id = _status_contact(event, outbound, contacts, now)
     if contact_id is None:
         return
     if event.status == "sent":
@@ -325,15 +342,15 @@ def _advance(row: OutboundMessage, event: StatusUpdate, now: datetime) -> bool:
 
 
 def _status_contact(
-    session: Session, event: StatusUpdate, outbound: OutboundMessage | None, now: datetime
+    event: StatusUpdate, outbound: OutboundMessage | None, contacts: repository.ContactBatch, now: datetime
 ) -> int | None:
     if outbound is not None:
         return outbound.contact_id
     if not event.recipient_wa_id and not event.recipient_user_id:
         return None
     try:
-        contact = repository.upsert_contact(
-            session, wa_id=event.recipient_wa_id or None, user_id=event.recipient_user_id, now=now
+        contact = contacts.upsert(
+            wa_id=event.recipient_wa_id or None, user_id=event.recipient_user_id, now=now
         )
     except ValueError:
         return None
@@ -344,16 +361,47 @@ def _status_contact(
 
 
 def recompute_windows(session: Session, channel_id: str, contact_id: int, now: datetime) -> None:
-    """Bring the contact's `windows` rows in line with its events, at max(now, newest event):
-    what the expiry scan reads. Unchanged rows are not written."""
-    events = repository.load_events(session, channel_id, contact_id)
-    newest = session.scalar(
-        select(func.max(CustomerEvent.at)).where(
-            CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id == contact_id
-        )
-    )
+    """`recompute_windows_of` for one contact."""
+    recompute_windows_of(session, channel_id, {contact_id}, now)
+
+
+def recompute_windows_of(
+    session: Session, channel_id: str, contact_ids: Iterable[int], now: datetime
+) -> None:
+    """Bring the contacts' `windows` rows in line with their events, each at max(now, its newest
+    event): what the expiry scan reads. Events and current rows are read in one query each per
+    chunk of contacts; unchanged rows are not written."""
+    ids = sorted(set(contact_ids))
+    for start in range(0, len(ids), _BULK_ROWS):
+        chunk = ids[start : start + _BULK_ROWS]
+        events: dict[int, list[CustomerEvent]] = {contact_id: [] for contact_id in chunk}
+        for event_row in session.scalars(
+            select(CustomerEvent).where(
+                CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id.in_(chunk)
+            )
+        ):
+            events[event_row.contact_id].append(event_row)
+        current: dict[int, dict[str, Window]] = {contact_id: {} for contact_id in chunk}
+        for window_row in session.scalars(
+            select(Window).where(Window.channel_id == channel_id, Window.contact_id.in_(chunk))
+        ):
+            current[window_row.contact_id][window_row.kind] = window_row
+        for contact_id in chunk:
+            _apply_windows(session, channel_id, contact_id, events[contact_id], current[contact_id], now)
+    session.flush()
+
+
+def _apply_windows(
+    session: Session,
+    channel_id: str,
+    contact_id: int,
+    rows: Sequence[CustomerEvent],
+    current: Mapping[str, Window],
+    now: datetime,
+) -> None:
+    newest = max((row.at for row in rows), default=None)
     at = max(now, newest) if newest is not None else now
-    windows = compute_windows(events, at)
+    windows = compute_windows(repository.events_of(rows), at)
 
     wanted: dict[str, tuple[datetime | None, datetime]] = {}
     care = windows.customer_care
@@ -366,13 +414,6 @@ def recompute_windows(session: Session, channel_id: str, contact_id: int, now: d
             windows.ctwa.pending_until - CTWA_REPLY_DEADLINE,
             windows.ctwa.pending_until,
         )
-
-    current = {
-        row.kind: row
-        for row in session.scalars(
-            select(Window).where(Window.channel_id == channel_id, Window.contact_id == contact_id)
-        )
-    }
     for kind, stale in current.items():
         if kind not in wanted:
             session.delete(stale)
@@ -382,7 +423,6 @@ def recompute_windows(session: Session, channel_id: str, contact_id: int, now: d
             _upsert_window(session, channel_id, contact_id, kind, opened_at, expires_at, now)
         elif (row.opened_at, row.expires_at) != (opened_at, expires_at):
             row.opened_at, row.expires_at, row.updated_at = opened_at, expires_at, now
-    session.flush()
 
 
 def _upsert_window(

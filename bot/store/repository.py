@@ -126,7 +126,7 @@ def upsert_contact(
     (users with a username may come with `wa_id == ""`). A new non-empty wa_id replaces the old
     one (WhatsApp's word on which form to send to); other fields are only filled when empty.
     """
-    wa_id = (wa_id or "").strip().removeprefix("+")[:_WA_ID_MAX] or None
+    wa_id = _clean_wa_id(wa_id)
     user_id = (user_id or "").strip() or None
     e164 = (e164 or "").strip() or None
     if not (e164 or wa_id or user_id):
@@ -157,6 +157,55 @@ def upsert_contact(
         contact = _in_savepoint(session, insert, find)
     _fill(session, contact, key=key, e164=e164, wa_id=wa_id, user_id=user_id, name=name, now=now)
     return contact
+
+
+class ContactBatch:
+    """The contacts of one ingestion batch, read by phone_key in one query per chunk, so each
+    event of a known customer costs no lookup. Same matching as `upsert_contact` (phone_key first),
+    which it falls back to for anyone not found that way."""
+
+    def __init__(self, session: Session, wa_ids: Iterable[str | None]) -> None:
+        self._session = session
+        keys = sorted({key for wa_id in wa_ids if (key := _key_of(_clean_wa_id(wa_id)))})
+        self._by_key: dict[str, Contact] = {}
+        for start in range(0, len(keys), 500):
+            for contact in session.scalars(
+                select(Contact).where(Contact.phone_key.in_(keys[start : start + 500]))
+            ):
+                if contact.phone_key:
+                    self._by_key[contact.phone_key] = contact
+
+    def forget(self) -> None:
+        """A number moved (user_changed_number): answer from the database from now on."""
+        self._by_key.clear()
+
+    def upsert(
+        self, *, wa_id: str | None, user_id: str | None = None, name: str | None = None, now: datetime
+    ) -> Contact:
+        """`upsert_contact(wa_id=..., user_id=..., name=...)`, answered from the batch when possible."""
+        clean = _clean_wa_id(wa_id)
+        key = _key_of(clean)
+        contact = self._by_key.get(key) if key else None
+        if contact is None:
+            contact = upsert_contact(self._session, wa_id=wa_id, user_id=user_id, name=name, now=now)
+        else:
+            _fill(
+                self._session,
+                contact,
+                key=key,
+                e164=None,
+                wa_id=clean,
+                user_id=(user_id or "").strip() or None,
+                name=name,
+                now=now,
+            )
+        if contact.phone_key:
+            self._by_key[contact.phone_key] = contact
+        return contact
+
+
+def _clean_wa_id(wa_id: str | None) -> str | None:
+    return (wa_id or "").strip().removeprefix("+")[:_WA_ID_MAX] or None
 
 
 def _fill(
@@ -281,6 +330,11 @@ def load_events(session: Session, channel_id: str, contact_id: int) -> list[Even
             CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id == contact_id
         )
     )
+    return events_of(rows)
+
+
+def events_of(rows: Iterable[CustomerEvent]) -> list[Event]:
+    """Stored customer_events rows as the rules' events."""
     return list(_to_events(rows))
 
 
