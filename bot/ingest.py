@@ -95,6 +95,7 @@ def ingest_events(
         statuses = [event for event in events if isinstance(event, StatusUpdate)]
         new_statuses = _insert_status_events(session, channel_id, statuses)
         outbound = _outbound_by_message_id(session, channel_id, {s.message_id for s in statuses})
+        facts = _Facts(channel_id)
         contacts = repository.ContactBatch(
             session,
             [e.wa_id for e in events if isinstance(e, InboundMessage)]
@@ -102,7 +103,7 @@ def ingest_events(
         )
         for event in events:
             if isinstance(event, InboundMessage):
-                _inbound(session, channel_id, event, now, report, touched, contacts)
+                _inbound(session, channel_id, event, now, report, touched, contacts, facts)
             elif isinstance(event, StatusUpdate):
                 key = (event.message_id, event.status)
                 new = key in new_statuses
@@ -117,6 +118,7 @@ def ingest_events(
                     new,
                     outbound.get(event.message_id),
                     contacts,
+                    facts,
                 )
             elif isinstance(event, NumberChanged):
                 contact = repository.move_contact_number(session, event.old_wa_id, event.new_wa_id, now)
@@ -132,6 +134,7 @@ def ingest_events(
                     log.warning(
                         "channel %s: provider reported error %s %s", channel_id, error.code, error.title
                     )
+        facts.insert(session, report)
         recompute_windows_of(session, channel_id, touched, now)
         report.contacts_touched = len(touched)
     return report
@@ -169,6 +172,7 @@ def _inbound(
     report: IngestReport,
     touched: set[int],
     contacts: repository.ContactBatch,
+    facts: _Facts,
 ) -> None:
     if event.type == "system":  # identity notices: not the customer writing
         return
@@ -180,22 +184,65 @@ def _inbound(
     )
     touched.add(contact.id)
     referral = dict(event.referral) if event.referral is not None else None
-    inserted = _insert_ignore(
-        session,
-        CustomerEvent.__table__,  # type: ignore[arg-type]
-        {
-            "channel_id": channel_id,
-            "contact_id": contact.id,
-            "kind": "customer",
-            "ref": event.message_id,
-            "at": event.at,
-            "from_ad": referral is not None,
-            "data": {"referral": _jsonable(referral)} if referral is not None else None,
-        },
-        ("channel_id", "kind", "ref"),
+    facts.add(
+        contact.id,
+        "customer",
+        event.message_id,
+        event.at,
+        from_ad=referral is not None,
+        data={"referral": _jsonable(referral)} if referral is not None else None,
     )
-    if inserted:
-        report.customer_messages += 1
+
+
+class _Facts:
+    """The batch's customer_events rows, inserted together before the windows are recomputed.
+    The first occurrence of a (kind, ref) in the batch wins, as row-by-row inserts would."""
+
+    def __init__(self, channel_id: str) -> None:
+        self.channel_id = channel_id
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(
+        self,
+        contact_id: int,
+        kind: str,
+        ref: str,
+        at: datetime,
+        *,
+        from_ad: bool = False,
+        data: dict[str, Any] | None = None,
+        origin: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> None:
+        self.rows.setdefault(
+            (kind, ref),
+            {
+                "channel_id": self.channel_id,
+                "contact_id": contact_id,
+                "kind": kind,
+                "ref": ref,
+                "at": at,
+                "from_ad": from_ad,
+                "origin": origin,
+                "expires_at": expires_at,
+                "data": data if data is not None else null(),  # SQL NULL, not JSON null
+            },
+        )
+
+    def insert(self, session: Session, report: IngestReport) -> None:
+        if not self.rows:
+            return
+        table: Table = CustomerEvent.__table__  # type: ignore[assignment]
+        stmt = (
+            _dialect_insert(session, table)
+            .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
+            .returning(table.c.kind)
+        )
+        for row in session.execute(stmt, list(self.rows.values())):
+            if row.kind == "customer":
+                report.customer_messages += 1
+            elif row.kind == "conversation":
+                report.conversations += 1
 
 
 def _status_data(event: StatusUpdate) -> dict[str, Any] | None:
@@ -269,6 +316,7 @@ def _status(
     new: bool,
     outbound: OutboundMessage | None,
     contacts: repository.ContactBatch,
+    facts: _Facts,
 ) -> None:
     # Applied even to a status seen before: the webhook can beat the send's own bookkeeping
     # (bsp_message_id recorded after it), and moving forward by rank is idempotent.
@@ -288,38 +336,17 @@ def _status(
         return
     if event.status == "sent":
         # Any `sent`, even of a message sent outside this app: a business reply (opens the FEP).
-        _insert_ignore(
-            session,
-            CustomerEvent.__table__,  # type: ignore[arg-type]
-            {
-                "channel_id": channel_id,
-                "contact_id": contact_id,
-                "kind": "business",
-                "ref": event.message_id,
-                "at": event.at,
-                "from_ad": False,
-            },
-            ("channel_id", "kind", "ref"),
-        )
+        facts.add(contact_id, "business", event.message_id, event.at)
         touched.add(contact_id)
     if event.conversation_id and event.conversation_expires_at is not None:
-        inserted = _insert_ignore(
-            session,
-            CustomerEvent.__table__,  # type: ignore[arg-type]
-            {
-                "channel_id": channel_id,
-                "contact_id": contact_id,
-                "kind": "conversation",
-                "ref": event.conversation_id,
-                "at": event.at,
-                "from_ad": False,
-                "origin": event.conversation_origin,
-                "expires_at": event.conversation_expires_at,
-            },
-            ("channel_id", "kind", "ref"),
+        facts.add(
+            contact_id,
+            "conversation",
+            event.conversation_id,
+            event.at,
+            origin=event.conversation_origin,
+            expires_at=event.conversation_expires_at,
         )
-        if inserted:
-            report.conversations += 1
         touched.add(contact_id)
 
 
