@@ -33,11 +33,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.blocks.alerts import DIGEST_MAX_ITEMS, RESUME_ACTION_ID, AlertItem, alert_digest
 from bot.rules.phones import mask_phone, wa_id_to_e164
+from bot.store.db import dialect_insert
 from bot.store.models import AlertClaim, Contact, OutboundMessage, Window
 
 if TYPE_CHECKING:
@@ -170,15 +170,6 @@ def _contact_e164(contact: Contact) -> str | None:
 # ---- 1. claim --------------------------------------------------------------------------------
 
 
-def _dialect_insert(session: Session, table: Table) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database dialect {name!r}")
-
-
 def claim_due(
     session: Session,
     config: Any,
@@ -247,7 +238,7 @@ def claim_due(
     # One cached statement run with many parameter sets (SQLAlchemy's "insertmanyvalues"): no
     # per-scan SQL compilation, batched under the drivers' parameter limits, RETURNING kept.
     stmt = (
-        _dialect_insert(session, table)
+        dialect_insert(session, table)
         .on_conflict_do_nothing(
             index_elements=["channel_id", "contact_id", "kind", "expires_at", "slack_channel"]
         )

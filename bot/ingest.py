@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, null, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.bsp.base import (
@@ -30,7 +29,7 @@ from bot.bsp.base import (
 )
 from bot.rules.windows import CTWA_REPLY_DEADLINE, FEP_DURATION, compute_windows
 from bot.store import repository
-from bot.store.db import Store
+from bot.store.db import Store, dialect_insert
 from bot.store.models import CustomerEvent, OutboundMessage, StatusEvent, Window
 
 log = logging.getLogger(__name__)
@@ -234,7 +233,7 @@ class _Facts:
             return
         table: Table = CustomerEvent.__table__  # type: ignore[assignment]
         stmt = (
-            _dialect_insert(session, table)
+            dialect_insert(session, table)
             .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
             .returning(table.c.kind)
         )
@@ -275,7 +274,7 @@ def _insert_status_events(
     new: set[tuple[str, str]] = set()
     if values:
         stmt = (
-            _dialect_insert(session, table)
+            dialect_insert(session, table)
             .on_conflict_do_nothing(index_elements=["channel_id", "message_id", "status"])
             .returning(table.c.message_id, table.c.status)
         )
@@ -470,7 +469,7 @@ def _upsert_window(
         "expires_at": expires_at,
         "updated_at": now,
     }
-    insert = _dialect_insert(session, table).values(**values)
+    insert = dialect_insert(session, table).values(**values)
     # INSERT .. ON CONFLICT DO UPDATE: two instances recomputing one contact never collide.
     stmt = insert.on_conflict_do_update(
         index_elements=["channel_id", "contact_id", "kind"],
@@ -482,21 +481,12 @@ def _upsert_window(
 # ---- plumbing -----------------------------------------------------------------------------------
 
 
-def _dialect_insert(session: Session, table: Table) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database dialect {name!r}")
-
-
 def _insert_ignore(session: Session, table: Table, values: Mapping[str, Any], keys: Sequence[str]) -> bool:
     """INSERT .. ON CONFLICT (keys) DO NOTHING; True if the row is new."""
     # None values are left out so JSON columns hold SQL NULL, not JSON `null`.
     present = {key: value for key, value in values.items() if value is not None}
     stmt = (
-        _dialect_insert(session, table)
+        dialect_insert(session, table)
         .values(**present)
         .on_conflict_do_nothing(index_elements=list(keys))
         .returning(table.c.id)  # rowcount is not reliable here across drivers; RETURNING is

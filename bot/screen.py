@@ -25,7 +25,7 @@ from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import Template
 from bot.runtime import Runtime
-from bot.sessions import sessions_report
+from bot.sessions import parse_at, sessions_report
 from bot.store import repository
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ def cli_preview(
             )
             return 2
     try:
-        now = _parse_at(at) if at else rt.now()
+        now = parse_at(at, rt.now())
     except ValueError:
         print(
             f"contato-bot preview: --at {at!r} is not an ISO 8601 time (e.g. 2026-11-24T19:00:00Z).",
@@ -259,12 +259,3 @@ def cli_preview(
         return 2
     print(json.dumps(build_modal(state), ensure_ascii=False, indent=2))
     return 0
-
-
-def _parse_at(text: str) -> datetime:
-    from datetime import UTC
-
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

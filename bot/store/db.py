@@ -139,3 +139,15 @@ def alembic_config(connection: Any | None = None) -> Any:
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """INSERT for the session's database, with its ON CONFLICT clauses (SQLite or PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database dialect {name!r}")
