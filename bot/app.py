@@ -5,6 +5,7 @@ Only this module imports `bot.handlers`; everything else gets the `Runtime`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -84,6 +85,7 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
         processor = WebhookProcessor(rt)
         rt.webhooks = processor
         processor.start()  # also picks up deliveries stored but not processed before a crash
+        warmups = [asyncio.get_running_loop().create_task(warm()) for warm in rt.warmups]
         scheduler = None
         if with_scheduler and rt.slack is not None:
             from bot.alerts import start_scheduler
@@ -94,6 +96,8 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            for task in warmups:
+                task.cancel()
             await processor.stop()
             await rt.aclose()
 

@@ -7,7 +7,7 @@ share one store, one HTTP client for the BSPs, one template cache and one rule s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +47,9 @@ class Runtime:
     # and the webhook processor (its queue drains what the endpoint stored).
     slack: Any = None
     webhooks: Any = None
+    # Started in the background when the server starts (e.g. warming the user-group cache so the
+    # first /contato does not wait on Slack before views.open).
+    warmups: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     _template_cache: object | None = None
 
     @property

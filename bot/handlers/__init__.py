@@ -12,6 +12,11 @@ from bot.runtime import Runtime
 
 def register(app: AsyncApp, rt: Runtime) -> HandlerContext:
     ctx = HandlerContext(rt=rt, usergroups=UsergroupMembers(rt.config.usergroups()))
+
+    async def warm_usergroups() -> None:
+        await ctx.usergroups.get(app.client)
+
+    rt.warmups.append(warm_usergroups)
     commands.register(app, ctx)
     actions.register(app, ctx)
     options.register(app, ctx)

@@ -181,6 +181,7 @@ def running_app(
     *,
     with_scheduler: bool = False,
     env: dict[str, str] | None = None,
+    usergroups: dict[str, list[str]] | None = None,
 ) -> Iterator[RunningApp]:
     """Build the runtime the way `serve` does, serve the ASGI app on a free port, tear it down."""
     from bot.app import build_asgi_app, build_bolt_app
@@ -188,6 +189,7 @@ def running_app(
     from bot.runtime import build_runtime
 
     slack = FakeSlack().start()
+    slack.usergroups.update(usergroups or {})  # Slack's state before the app starts
     settings = Settings(
         slack_bot_token=SecretStr(BOT_TOKEN),
         slack_signing_secret=SecretStr(SIGNING_SECRET),

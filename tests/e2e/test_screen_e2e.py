@@ -412,14 +412,17 @@ def test_a_price_that_changed_while_the_modal_was_open_is_shown_before_sending(
     assert len(sends(app)) == 1
 
 
-def test_a_team_by_slack_user_group(app: RunningApp) -> None:
-    app.slack.usergroups["S0GROUP"] = ["UGROUPIE"]
-    app.command("+55 11 98888-7777", user="UGROUPIE")
-    view = wait_views(app, 1)
-    text = all_text(view)
-    assert "Equipe do grupo" in text and "Outro canal" in text
-    assert "Suporte" not in text  # not a member of that team
-    assert [c.args["usergroup"] for c in app.slack.of("usergroups.users.list")] == ["S0GROUP"]
+def test_a_team_by_slack_user_group(tmp_path: Path, db_url: str, clock: Clock) -> None:
+    groups = {"S0GROUP": ["UGROUPIE"]}
+    with running_app(write_config(tmp_path, CONFIG), db_url, clock, usergroups=groups) as app:
+        # Read once at start, in the background: /contato never waits on Slack for it.
+        app.slack.wait_for("usergroups.users.list")
+        app.command("+55 11 98888-7777", user="UGROUPIE")
+        view = wait_views(app, 1)
+        text = all_text(view)
+        assert "Equipe do grupo" in text and "Outro canal" in text
+        assert "Suporte" not in text  # not a member of that team
+        assert [c.args["usergroup"] for c in app.slack.of("usergroups.users.list")] == ["S0GROUP"]
 
 
 def test_contact_search_is_capped_at_100_options(app: RunningApp) -> None:
