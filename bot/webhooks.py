@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -77,13 +77,19 @@ MAX_GROUP_COMMIT = 256
 MAX_BATCH = 16
 
 
+# An accepted body waiting for the group commit: channel, raw body, its parsed events, and the
+# future the endpoint awaits (resolved with the delivery id once committed).
+_Incoming = tuple[str, bytes, list[WebhookEvent] | None, "asyncio.Future[int]"]
+
+
 class WebhookProcessor:
     """Drains stored deliveries off the event loop, in order, batching whatever has queued up."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.queue: asyncio.Queue[int] = asyncio.Queue()
-        self._incoming: asyncio.Queue[tuple[str, bytes, asyncio.Future[int]]] = asyncio.Queue()
+        self._incoming: asyncio.Queue[_Incoming] = asyncio.Queue()
+        self._parsed: dict[int, list[WebhookEvent]] = {}  # delivery id -> events, until ingested
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -98,17 +104,20 @@ class WebhookProcessor:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
-    async def accept(self, channel_id: str, raw: bytes) -> int:
+    async def accept(self, channel_id: str, raw: bytes, events: list[WebhookEvent] | None = None) -> int:
         """Store a delivery durably (the caller answers 200 only after this returns) and queue it.
 
         Bodies arriving together are committed together (group commit): one transaction for many
-        POSTs instead of one each, and one writer instead of many racing for SQLite's lock."""
+        POSTs instead of one each, and one writer instead of many racing for SQLite's lock.
+        `events`, the endpoint's own parse of the body, spares the ingestion a second parse; after
+        a restart the stored body is parsed again."""
         if not self._tasks:  # not started (an app served without its lifespan): store directly
             delivery_id = await asyncio.to_thread(store_delivery, self.rt, channel_id, raw, self.rt.now())
+            self._remember(delivery_id, events)
             self.submit(delivery_id)
             return delivery_id
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._incoming.put_nowait((channel_id, raw, future))
+        self._incoming.put_nowait((channel_id, raw, events, future))
         return await future
 
     async def _write(self) -> None:
@@ -118,18 +127,23 @@ class WebhookProcessor:
                 batch.append(self._incoming.get_nowait())
             try:
                 ids = await asyncio.to_thread(
-                    store_deliveries, self.rt, [(channel, raw) for channel, raw, _ in batch], self.rt.now()
+                    store_deliveries, self.rt, [(channel, raw) for channel, raw, _, _ in batch], self.rt.now()
                 )
             except Exception as exc:
                 log.error("could not store %d webhook deliveries: %s", len(batch), type(exc).__name__)
-                for _, _, future in batch:
+                for *_, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, _, future), delivery_id in zip(batch, ids, strict=True):
+            for (_, _, events, future), delivery_id in zip(batch, ids, strict=True):
+                self._remember(delivery_id, events)
                 self.submit(delivery_id)
                 if not future.done():
                     future.set_result(delivery_id)
+
+    def _remember(self, delivery_id: int, events: list[WebhookEvent] | None) -> None:
+        if events is not None:
+            self._parsed[delivery_id] = events
 
     def submit(self, delivery_id: int) -> None:
         self.queue.put_nowait(delivery_id)
@@ -164,7 +178,8 @@ class WebhookProcessor:
     async def process(self, delivery_ids: Sequence[int]) -> list[tuple[str, IngestReport]]:
         """Ingest the deliveries, then act on what changed: template cache, Slack confirmations."""
         rt = self.rt
-        processed = await asyncio.to_thread(process_deliveries, rt, list(delivery_ids))
+        parsed = {i: self._parsed.pop(i) for i in delivery_ids if i in self._parsed}
+        processed = await asyncio.to_thread(process_deliveries, rt, list(delivery_ids), parsed)
         changed: list[int] = []
         for channel_id, report in processed:
             if report.templates_changed:  # re-categorised or paused: no stale prices on screen
@@ -177,7 +192,9 @@ class WebhookProcessor:
         return processed
 
 
-def process_deliveries(rt: Runtime, delivery_ids: Sequence[int]) -> list[tuple[str, IngestReport]]:
+def process_deliveries(
+    rt: Runtime, delivery_ids: Sequence[int], parsed: Mapping[int, list[WebhookEvent]] | None = None
+) -> list[tuple[str, IngestReport]]:
     """Ingest stored deliveries (in order, one transaction per run of the same channel) and mark
     them processed. Idempotent: a delivery processed twice changes nothing. A batch that fails is
     retried one delivery at a time, so one bad delivery never holds back the others."""
@@ -196,13 +213,13 @@ def process_deliveries(rt: Runtime, delivery_ids: Sequence[int]) -> list[tuple[s
     results = []
     for channel_id, deliveries in runs:
         try:
-            results.append(_ingest_run(rt, channel_id, deliveries))
+            results.append(_ingest_run(rt, channel_id, deliveries, parsed or {}))
         except Exception:
             if len(deliveries) == 1:
                 raise
             for delivery in deliveries:
                 try:
-                    results.append(_ingest_run(rt, channel_id, [delivery]))
+                    results.append(_ingest_run(rt, channel_id, [delivery], parsed or {}))
                 except Exception:
                     log.exception(
                         "webhook delivery %s failed; it stays stored for the next start", delivery[0]
@@ -211,12 +228,19 @@ def process_deliveries(rt: Runtime, delivery_ids: Sequence[int]) -> list[tuple[s
 
 
 def _ingest_run(
-    rt: Runtime, channel_id: str, deliveries: Sequence[tuple[int, bytes]]
+    rt: Runtime,
+    channel_id: str,
+    deliveries: Sequence[tuple[int, bytes]],
+    parsed: Mapping[int, list[WebhookEvent]],
 ) -> tuple[str, IngestReport]:
     now = rt.now()
     ids = [delivery_id for delivery_id, _ in deliveries]
     try:
-        events = [event for _, raw in deliveries for event in parse_body(rt, channel_id, raw)]
+        events = [
+            event
+            for delivery_id, raw in deliveries
+            for event in (parsed.get(delivery_id) or parse_body(rt, channel_id, raw))
+        ]
         report = ingest_events(rt.store, channel_id, events, now)
     except Exception as exc:
         if len(ids) == 1:
@@ -273,7 +297,7 @@ def webhook_routes(rt: Runtime) -> list[Route]:
             log.warning("webhook for %s refused: authentication failed", channel_id)
             return _error(401, "unauthenticated")
         try:
-            provider.parse_webhook(decode_payload(provider.name, raw))
+            events = provider.parse_webhook(decode_payload(provider.name, raw))
         except (ValueError, RecursionError) as exc:
             if isinstance(exc, WebhookShapeError):
                 return _error(422, "unexpected_shape", path=exc.path, problem=exc.problem)
@@ -283,7 +307,7 @@ def webhook_routes(rt: Runtime) -> list[Route]:
             return _error(422, "unexpected_shape", problem=type(exc).__name__)
         try:
             if rt.webhooks is not None:
-                await rt.webhooks.accept(channel_id, raw)
+                await rt.webhooks.accept(channel_id, raw, events)
             else:
                 await asyncio.to_thread(store_delivery, rt, channel_id, raw, rt.now())
         except Exception:
