@@ -6,7 +6,7 @@ Windows expire evenly over the next 24 h. The first scan (a full sweep) claims t
 (everything due within the 60-min lead); then the clock moves 30 s per scan (the default scan
 interval) and each scan reads only the slice that became due since the previous one, as the
 scheduler's `ScanCursor` does; the periodic full sweep is timed separately.
-Timed: `bot.alerts.claim_due` in its own transaction (commit included), the same function the
+Timed: `bot.core.alerts.claim_due` in its own transaction (commit included), the same function the
 scheduler runs. Also prints the query plan of the due-window query.
 """
 
@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from bench.common import WORK, database_url, emit, summary_ms, write_config
 from bench.seed import NOW, seed
-from bot.alerts import KINDS, claim_due
 from bot.config import load_config
+from bot.core.alerts import KINDS, claim_due
 from bot.store.db import Store
 from bot.store.models import AlertClaim, Window
 
@@ -68,7 +68,7 @@ def main() -> None:
     # The first scan (a full sweep) claims the backlog: everything due within the lead.
     backlog_s, backlog_new = scan(NOW)
     # Then the scheduler's steady state: each scan reads only the slice that became due since the
-    # previous one (bot.alerts.ScanCursor), every 30 s.
+    # previous one (bot.core.alerts.ScanCursor), every 30 s.
     interval = timedelta(seconds=30)
     times, claimed = [], []
     now = NOW

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import WINDOW_CHANNELS, database_url
+from bot.core.template_cache import template_to_json
 from bot.rules.events import Category
 from bot.rules.templates import Template, TemplateButton
 from bot.store.db import Store
-from bot.template_cache import template_to_json
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # the benchmarks' "now"
 CHUNK = 50_000

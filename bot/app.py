@@ -74,7 +74,7 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
             return await slack_handler.handle(request)
 
         routes.append(Route(SLACK_EVENTS_PATH, slack_events, methods=["POST"]))
-    from bot.webhooks import WebhookProcessor, webhook_routes
+    from bot.core.webhooks import WebhookProcessor, webhook_routes
 
     routes.extend(webhook_routes(rt))
     if bolt is not None and rt.slack is None:
@@ -88,7 +88,7 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
         warmups = [asyncio.get_running_loop().create_task(warm()) for warm in rt.warmups]
         scheduler = None
         if with_scheduler and rt.slack is not None:
-            from bot.alerts import start_scheduler
+            from bot.core.alerts import start_scheduler
 
             scheduler = start_scheduler(rt, rt.slack)
         try:

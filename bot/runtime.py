@@ -80,7 +80,7 @@ class Runtime:
     def templates(self):  # type: ignore[no-untyped-def]
         """The per-channel template cache (TTL + stale-while-revalidate)."""
         if self._template_cache is None:
-            from bot.template_cache import TemplateCache
+            from bot.core.template_cache import TemplateCache
 
             self._template_cache = TemplateCache(self)
         return self._template_cache

@@ -16,7 +16,7 @@ import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete, select, update
 
-from bot.alerts import RESUME_ACTION_ID, run_scan
+from bot.core.alerts import RESUME_ACTION_ID, run_scan
 from bot.store.db import Store
 from bot.store.models import AlertClaim, Contact, OutboundMessage, Window
 from tests.e2e.fake_slack import Failure, FakeSlack, SlackCall
@@ -513,7 +513,7 @@ async def test_a_hundred_due_at_once_fit_slack_limits_and_each_is_posted_once(
 
 
 async def test_lease_is_taken_by_one_instance_only(rt: Runtime, store: Store) -> None:
-    from bot.alerts import _lease, claim_due
+    from bot.core.alerts import _lease, claim_due
 
     contact = add_contact(store, "+5511900000131")
     set_window(store, "loja", contact, "customer_care", NOW + timedelta(minutes=30))
@@ -537,7 +537,7 @@ async def test_scheduler_scans_right_away_then_every_scan_seconds(
 ) -> None:
     import asyncio
 
-    from bot.alerts import start_scheduler
+    from bot.core.alerts import start_scheduler
 
     contact = add_contact(store, "+5511900000141")
     set_window(store, "loja", contact, "customer_care", NOW + timedelta(minutes=30))

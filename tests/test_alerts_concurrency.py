@@ -25,7 +25,7 @@ import asyncio, json, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from slack_sdk.web.async_client import AsyncWebClient
-from bot.alerts import run_scan, ScanResult
+from bot.core.alerts import run_scan, ScanResult
 
 config_path, db_url, slack_url, start_at, rounds = sys.argv[1:6]
 try:

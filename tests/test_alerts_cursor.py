@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.alerts import FULL_SWEEP_EVERY, ScanCursor, claim_due
 from bot.config import load_config
+from bot.core.alerts import FULL_SWEEP_EVERY, ScanCursor, claim_due
 from bot.store.db import Store
 from bot.store.models import AlertClaim, Contact, Window
 

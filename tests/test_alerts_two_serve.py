@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from bot.bsp.base import InboundMessage
-from bot.ingest import ingest_events
+from bot.core.ingest import ingest_events
 from bot.store.db import Store
 from tests.e2e.fake_slack import FakeSlack, free_port
 

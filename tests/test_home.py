@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from slack_sdk.models.views import View
 
-from bot.alerts import RESUME_ACTION_ID
-from bot.home import home_view
+from bot.core.alerts import RESUME_ACTION_ID
+from bot.core.home import home_view
 from bot.store.db import Store
 from tests.blocks.limits import assert_message_within_limits
 from tests.test_alerts import NOW, add_contact, add_outbound, make_rt, set_window

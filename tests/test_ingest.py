@@ -22,7 +22,7 @@ from bot.bsp.base import (
     WebhookEvent,
 )
 from bot.bsp.meta import parse_envelope
-from bot.ingest import ingest_events, record_business_message
+from bot.core.ingest import ingest_events, record_business_message
 from bot.store import repository
 from bot.store.db import Store
 from bot.store.models import Contact, CustomerEvent, OutboundMessage, StatusEvent, Window

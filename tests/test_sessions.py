@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.bsp.base import InboundMessage, SessionData, StatusUpdate
-from bot.ingest import ingest_events
+from bot.core.ingest import ingest_events
+from bot.core.windows_report import SessionsReport, format_text, sessions_report
 from bot.rules.pricing import load_rule_set
-from bot.sessions import SessionsReport, format_text, sessions_report
 from bot.store.db import Store
 
 CONTACT = "+5511988887777"

@@ -12,9 +12,9 @@ import pytest
 
 from bot.app import build_asgi_app
 from bot.config import Settings
+from bot.core.webhooks import WebhookProcessor
 from bot.rules.events import Category
 from bot.runtime import build_runtime
-from bot.webhooks import WebhookProcessor
 
 CONFIG = """
 teams:

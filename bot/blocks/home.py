@@ -48,7 +48,7 @@ class SpendRow:
 
 @dataclass
 class HomeData:
-    """Everything the Home tab shows, gathered by bot.home."""
+    """Everything the Home tab shows, gathered by bot.core.home."""
 
     teams: list[str]  # names of the user's teams
     horizon_hours: int

@@ -24,7 +24,7 @@ _PHONE_IN_LABEL = re.compile(r"\+[\d\s().-]{6,}")
 
 @dataclass
 class Confirmation:
-    """What the agent sent and where it stands (built by `bot.notify` from the outbound row)."""
+    """What the agent sent and where it stands (built by `bot.core.confirmation` from the outbound row)."""
 
     kind: str  # "template" | "text"
     contact_label: str  # "Maria Silva · +55 11 98888-7777"

@@ -75,7 +75,7 @@ class Option:
 
 @dataclass
 class ScreenState:
-    """Everything the modal draws, built by `bot.screen` from the database, the cache and the rules."""
+    """Everything the modal draws, built by `bot.core.screen` from the database, the cache and the rules."""
 
     lang: str  # "pt-BR" | "en"
     at: datetime  # now (UTC)

@@ -11,9 +11,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts import RESUME_ACTION_ID
 from bot.blocks import modal
 from bot.blocks.state import ScreenInputs, read_inputs
+from bot.core.alerts import RESUME_ACTION_ID
 from bot.handlers.flow import HandlerContext
 from bot.rules.events import Category
 

@@ -18,7 +18,7 @@ def register(app: AsyncApp, ctx: HandlerContext) -> None:
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab") not in (None, "home"):
             return
-        from bot.home import home_view
+        from bot.core.home import home_view
 
         user_id = event["user"]
         members = await ctx.members(client)

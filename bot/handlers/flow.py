@@ -18,9 +18,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.modal import build_modal
 from bot.blocks.state import ScreenInputs, ScreenState
 from bot.config import TeamConfig
+from bot.core.screen import build_screen_state
 from bot.handlers.usergroups import UsergroupMembers
 from bot.runtime import Runtime
-from bot.screen import build_screen_state
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.blocks import modal
 from bot.blocks.text import cut
+from bot.core.screen import display_number
 from bot.handlers.flow import HandlerContext
 from bot.rules import phones
-from bot.screen import display_number
 from bot.store import repository
 
 MAX_OPTIONS = 100  # Slack's cap for a select

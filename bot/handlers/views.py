@@ -14,13 +14,13 @@ from bot.blocks import modal
 from bot.blocks.modal import build_modal
 from bot.blocks.state import ScreenInputs, read_inputs
 from bot.config import TeamConfig
+from bot.core.confirmation import post_confirmation
+from bot.core.screen import approved_of_category, charge_signature, resolve_contact
+from bot.core.sending import Problem, SendRequest, send, validate
+from bot.core.windows_report import SessionsReport
 from bot.handlers.flow import HandlerContext
-from bot.notify import post_confirmation
 from bot.rules.events import Category
 from bot.rules.templates import template_variables
-from bot.screen import approved_of_category, charge_signature, resolve_contact
-from bot.sending import Problem, SendRequest, send, validate
-from bot.sessions import SessionsReport
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Screen states for the block tests, built the way bot.screen builds them: real windows from
+"""Screen states for the block tests, built the way bot.core.screen builds them: real windows from
 events (bot.rules.windows) and real charges from the packaged rule set (bot.rules.pricing)."""
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.alerts import RESUME_ACTION_ID
 from bot.blocks import modal
 from bot.bsp.base import InboundMessage
+from bot.core.alerts import RESUME_ACTION_ID
+from bot.core.ingest import ingest_events
 from bot.i18n import Catalog
-from bot.ingest import ingest_events
 from bot.store.models import OutboundMessage
 from tests.e2e.harness import Clock, RunningApp, running_app, selected, typed, write_config
 

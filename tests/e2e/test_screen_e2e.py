@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.blocks import modal
 from bot.bsp.base import InboundMessage, StatusUpdate
-from bot.ingest import ingest_events
+from bot.core.ingest import ingest_events
 from bot.rules.events import Category
 from bot.rules.templates import template_variables
 from bot.store.models import OutboundMessage, SandboxSend

@@ -210,8 +210,8 @@ def test_a_delivery_acknowledged_before_a_crash_is_processed_at_the_next_start(
     tmp_path: Path, db_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.config import Settings
+    from bot.core.webhooks import store_delivery
     from bot.runtime import build_runtime
-    from bot.webhooks import store_delivery
 
     monkeypatch.setenv("E2E_D360_KEY", "d360-key")
     monkeypatch.setenv("E2E_D360_SECRET", SECRET)

@@ -20,12 +20,12 @@ import phonenumbers
 from bot.blocks.state import Option, ScreenInputs, ScreenState
 from bot.bsp.base import SessionData
 from bot.config import ChannelConfig, TeamConfig
+from bot.core.windows_report import parse_at, sessions_report
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import Template
 from bot.runtime import Runtime
-from bot.sessions import parse_at, sessions_report
 from bot.store import repository
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from bot.alerts import due_items
 from bot.blocks.alerts import AlertItem
 from bot.blocks.home import HOME_MAX_SENDS, HomeData, SendRow, SpendRow, home_blocks
+from bot.core.alerts import due_items
 from bot.store.models import Contact, OutboundMessage
 
 if TYPE_CHECKING:

@@ -109,11 +109,11 @@ def _dispatch(args: argparse.Namespace, config_path: str) -> int:
         print(json.dumps({"migrated": True}))
         return 0
     if args.command == "sessions":
-        from bot.sessions import cli_sessions
+        from bot.core.windows_report import cli_sessions
 
         return cli_sessions(config_path, args.channel, args.contact, args.at, args.as_json)
     if args.command == "preview":
-        from bot.screen import cli_preview
+        from bot.core.screen import cli_preview
 
         return cli_preview(
             config_path,
@@ -125,11 +125,11 @@ def _dispatch(args: argparse.Namespace, config_path: str) -> int:
             at=args.at,
         )
     if args.command == "templates":
-        from bot.template_cli import cli_templates
+        from bot.cli.templates import cli_templates
 
         return cli_templates(config_path, args.channel, args.category, args.as_json)
     if args.command == "webhook":
-        from bot.webhooks import cli_replay
+        from bot.core.webhooks import cli_replay
 
         return cli_replay(config_path, args.channel, args.files)
     if args.command == "sandbox":

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.text import format_time
 from bot.bsp.base import BspError, SessionData, TemplateSend
+from bot.core.windows_report import SessionsReport, sessions_report
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import Template, missing_variables, unknown_variables
-from bot.sessions import SessionsReport, sessions_report
 from bot.store import repository
 from bot.store.models import OutboundMessage
 
@@ -172,7 +172,7 @@ async def send(rt: Runtime, req: SendRequest, *, report: SessionsReport | None, 
             row_.updated_at = now
         return SendOutcome(outbound_id, status, False, charge, None, exc)
 
-    from bot.ingest import record_business_message
+    from bot.core.ingest import record_business_message
 
     with rt.store.session() as session:
         row_ = session.get(OutboundMessage, outbound_id)

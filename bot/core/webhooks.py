@@ -2,7 +2,7 @@
 
 The endpoint answers fast and loses nothing: it authenticates (a failure touches nothing), checks
 size, JSON and shape (413 / 400 / 422 with the path of the problem), stores the raw body durably,
-and only then answers 200. A single worker drains stored deliveries through `bot.ingest`, the same
+and only then answers 200. A single worker drains stored deliveries through `bot.core.ingest`, the same
 code `webhook replay` and the sandbox use; deliveries still unprocessed after a crash are picked up
 again at start. Ingestion is idempotent, so processing a delivery twice changes nothing.
 """
@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.bsp.base import WebhookEvent, WebhookShapeError
-from bot.ingest import IngestReport, ingest_events
+from bot.core.ingest import IngestReport, ingest_events
 from bot.runtime import Runtime
 from bot.store.models import WebhookDelivery
 
@@ -186,7 +186,7 @@ class WebhookProcessor:
                 rt.templates.invalidate(channel_id)
             changed.extend(outbound_id for outbound_id, _ in report.status_changes)
         if changed and rt.slack is not None:
-            from bot.notify import update_confirmations
+            from bot.core.confirmation import update_confirmations
 
             await update_confirmations(rt, rt.slack, changed)
         return processed

@@ -7,9 +7,9 @@ import asyncio
 import json
 import sys
 
+from bot.core.template_cache import template_to_json
 from bot.rules.events import Category
 from bot.rules.templates import template_variables
-from bot.template_cache import template_to_json
 
 
 def cli_templates(config_path: str, channel_id: str, category: str | None, as_json: bool) -> int:

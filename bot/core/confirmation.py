@@ -15,11 +15,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.messages import Confirmation, confirmation
 from bot.bsp.base import BspError
+from bot.core.screen import BSP_LABELS, display_number
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import render_preview
 from bot.runtime import Runtime
-from bot.screen import BSP_LABELS, display_number
 from bot.store import repository
 from bot.store.models import Contact, OutboundMessage
 
