@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from bot.bsp.base import InboundMessage, SessionData, StatusUpdate
+from bot.cli.sessions import format_text
 from bot.core.ingest import ingest_events
-from bot.core.windows_report import SessionsReport, format_text, sessions_report
+from bot.core.windows_report import SessionsReport, sessions_report
 from bot.rules.pricing import load_rule_set
 from bot.store.db import Store
 

@@ -241,8 +241,9 @@ def cli_sandbox_inbound(
     """`contato-bot sandbox inbound CHANNEL PHONE TEXT [--ctwa] [--at]`: the customer writes on a
     sandbox channel, through the provider's parser and `ingest.ingest_events`, as a webhook would.
     Prints the ingestion report and the contact's windows as JSON."""
+    from bot.cli.common import parse_at
     from bot.core.ingest import ingest_events
-    from bot.core.windows_report import parse_at, sessions_report
+    from bot.core.windows_report import sessions_report
     from bot.runtime import build_runtime
 
     rt = build_runtime(config_path)

@@ -7,10 +7,7 @@ agent chose (`ScreenInputs`) comes in; what the modal draws (`ScreenState`) goes
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +17,7 @@ import phonenumbers
 from bot.blocks.state import Option, ScreenInputs, ScreenState
 from bot.bsp.base import SessionData
 from bot.config import ChannelConfig, TeamConfig
-from bot.core.windows_report import parse_at, sessions_report
+from bot.core.windows_report import sessions_report
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
@@ -180,82 +177,3 @@ def _session_data(rt: Runtime, channel: ChannelConfig) -> SessionData:
     except Exception as exc:  # a misconfigured channel must not break the screen of the others
         log.warning("channel %s: provider unavailable: %s", channel.id, exc)
         return SessionData.NONE
-
-
-def cli_preview(
-    config_path: str,
-    channel_id: str,
-    contact: str,
-    *,
-    team: str | None,
-    category: str | None,
-    template: str | None,
-    at: str | None,
-) -> int:
-    """`contato-bot preview`: print the modal's Block Kit JSON (for Slack's Block Kit Builder)."""
-    from bot.blocks.modal import build_modal
-    from bot.runtime import build_runtime
-
-    rt = build_runtime(config_path)
-    channel = rt.config.channel(channel_id)
-    if channel is None:
-        known = ", ".join(c.id for c in rt.config.channels) or "none"
-        print(
-            f"contato-bot preview: no channel {channel_id!r} in the config (channels: {known}).",
-            file=sys.stderr,
-        )
-        return 2
-    teams = [t for t in rt.config.teams if channel_id in t.channels and (team is None or t.id == team)]
-    if not teams:
-        print(
-            f"contato-bot preview: no team {'named ' + repr(team) + ' ' if team else ''}"
-            f"uses channel {channel_id!r}.",
-            file=sys.stderr,
-        )
-        return 2
-    chosen: Category | None = None
-    if category:
-        try:
-            chosen = Category(category.lower())
-        except ValueError:
-            print(
-                f"contato-bot preview: unknown category {category!r} "
-                f"(use one of {', '.join(c.value for c in Category)}).",
-                file=sys.stderr,
-            )
-            return 2
-    try:
-        now = parse_at(at, rt.now())
-    except ValueError:
-        print(
-            f"contato-bot preview: --at {at!r} is not an ISO 8601 time (e.g. 2026-11-24T19:00:00Z).",
-            file=sys.stderr,
-        )
-        return 2
-    if rt.templates.get(channel_id, revalidate=False).status in ("loading", "error"):
-        try:
-            asyncio.run(rt.templates.refresh(channel_id))
-        except Exception as exc:
-            print(
-                f"contato-bot preview: could not load the templates of {channel_id!r} ({exc}); "
-                "showing the screen without them.",
-                file=sys.stderr,
-            )
-    template_key = template
-    if template and ":" not in template:
-        names = [t for t in rt.templates.get(channel_id, revalidate=False).templates if t.name == template]
-        template_key = names[0].key if names else template
-    inputs = ScreenInputs(
-        contact_query=contact,
-        team_id=teams[0].id,
-        channel_id=channel_id,
-        category=chosen,
-        template_key=template_key,
-        idempotency_key="preview",
-    )
-    state = build_screen_state(rt, inputs, teams=teams, now=now)
-    if state.contact_problem:
-        print(f"contato-bot preview: {rt.catalog.t(state.contact_problem)}", file=sys.stderr)
-        return 2
-    print(json.dumps(build_modal(state), ensure_ascii=False, indent=2))
-    return 0

@@ -1,4 +1,4 @@
-"""BSP webhooks in: `POST /webhooks/{channel_id}` (and Meta's GET handshake), and `webhook replay`.
+"""BSP webhooks in: `POST /webhooks/{channel_id}` (and Meta's GET handshake).
 
 The endpoint answers fast and loses nothing: it authenticates (a failure touches nothing), checks
 size, JSON and shape (413 / 400 / 422 with the path of the problem), stores the raw body durably,
@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, insert, select, update
@@ -330,48 +328,3 @@ def webhook_routes(rt: Runtime) -> list[Route]:
         Route("/webhooks/{channel_id}", receive, methods=["POST"]),
         Route("/webhooks/{channel_id}", handshake, methods=["GET"]),
     ]
-
-
-def cli_replay(config_path: str, channel_id: str, files: Sequence[str]) -> int:
-    """`contato-bot webhook replay`: saved payloads through the same parsing and ingestion (no
-    authentication), printing what each file changed. A bad file gets a sentence; exit 1 if any."""
-    from bot.runtime import build_runtime
-
-    rt = build_runtime(config_path)
-    if rt.config.channel(channel_id) is None:
-        known = ", ".join(c.id for c in rt.config.channels) or "none"
-        print(
-            f"contato-bot webhook replay: no channel {channel_id!r} in the config (channels: {known}).",
-            file=sys.stderr,
-        )
-        return 2
-    failed = 0
-    for name in files:
-        path = Path(name)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            print(f"{name}: cannot be read ({exc.strerror or exc}).", file=sys.stderr)
-            failed += 1
-            continue
-        if len(raw) > MAX_BODY_BYTES:
-            print(f"{name}: larger than {MAX_BODY_BYTES} bytes, the webhook limit; skipped.", file=sys.stderr)
-            failed += 1
-            continue
-        try:
-            events = parse_body(rt, channel_id, raw)
-        except WebhookShapeError as exc:
-            print(
-                f"{name}: not a webhook this channel's BSP sends: at {exc.path}, {exc.problem}.",
-                file=sys.stderr,
-            )
-            failed += 1
-            continue
-        except (ValueError, RecursionError):
-            print(f"{name}: not valid JSON.", file=sys.stderr)
-            failed += 1
-            continue
-        report = ingest_events(rt.store, channel_id, events, rt.now())
-        print(json.dumps({"file": name, "changes": report.to_dict()}, ensure_ascii=False, default=str))
-    rt.store.dispose()
-    return 1 if failed else 0

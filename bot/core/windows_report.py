@@ -6,8 +6,6 @@ and what each category costs, and `SessionsReport.to_json()` is product.md's sta
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,7 +19,7 @@ from bot.store import repository
 from bot.store.db import Store
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    pass
 
 # The contract's order of the category cards in `sessions --json`.
 JSON_CATEGORIES = (Category.SERVICE, Category.UTILITY, Category.MARKETING, Category.AUTHENTICATION)
@@ -149,92 +147,3 @@ def _as_e164(phone: str) -> str:
         return phones.normalize_phone(phone)
     except phones.InvalidPhone:
         return phone  # already machine-formatted (a wa_id of a number phonenumbers does not know)
-
-
-# ---- CLI ----------------------------------------------------------------------------------------
-
-
-def parse_at(value: str | None, now: datetime) -> datetime:
-    """`--at` as an aware UTC datetime (no zone = UTC; `Z` accepted); `now` when absent.
-    Raises ValueError for anything else."""
-    if value is None or not value.strip():
-        return now
-    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def cli_sessions(config_path: str, channel: str, contact: str, at: str | None, as_json: bool) -> int:
-    """`contato-bot sessions CHANNEL CONTACT [--at] [--json]`: prints what the cards would show."""
-    from bot.runtime import build_runtime
-
-    rt = build_runtime(config_path)
-    try:
-        return _cli_sessions(rt, channel, contact, at, as_json)
-    finally:
-        rt.store.dispose()
-
-
-def _cli_sessions(rt: Runtime, channel_id: str, contact: str, at_text: str | None, as_json: bool) -> int:
-    channel = rt.config.channel(channel_id)
-    if channel is None:
-        known = ", ".join(c.id for c in rt.config.channels) or "none"
-        print(
-            f"contato-bot sessions: no channel {channel_id!r} in the config (channels: {known}).",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        e164 = phones.normalize_phone(contact)
-    except phones.InvalidPhone as exc:
-        print(f"contato-bot sessions: {contact!r} is not a phone number ({exc.reason}).", file=sys.stderr)
-        return 2
-    try:
-        # Whole seconds when asked about "now": the contract's times read like its example.
-        at = parse_at(at_text, rt.now().replace(microsecond=0))
-    except ValueError:
-        print(
-            f"contato-bot sessions: --at {at_text!r} is not an ISO 8601 time (e.g. 2026-11-24T19:00:00Z).",
-            file=sys.stderr,
-        )
-        return 2
-    provider = rt.provider(channel.id)
-    report = sessions_report(rt.store, channel, provider.session_data, e164, at, rt.rules)
-    if as_json:
-        print(json.dumps(report.to_json(), ensure_ascii=False))
-    else:
-        print(format_text(report))
-    return 0
-
-
-def format_text(report: SessionsReport) -> str:
-    """A readable table of the same facts as `to_json()`."""
-    data = report.to_json()
-    lines = [
-        f"channel {data['channel']}  contact {data['contact']}  at {data['at']}  "
-        f"pricing {data['pricing_model']}"
-        + ("" if data["sessions_supported"] else "  (no session data: templates only)"),
-    ]
-    care, ctwa = data["customer_care"], data["ctwa"]
-    lines.append(f"{'window':<16} {'open':<5} {'expires_at':<21} {'remaining':>9}")
-    lines.append(_row("customer_care", care["open"], care["expires_at"], care["remaining_seconds"]))
-    ctwa_line = _row("ctwa", ctwa["open"], ctwa["expires_at"], ctwa["remaining_seconds"])
-    if ctwa["pending_until"]:
-        ctwa_line += f"  ad lead waiting: reply before {ctwa['pending_until']}"
-    lines.append(ctwa_line)
-    lines.append(f"free text allowed: {'yes' if data['free_text_allowed'] else 'no'}")
-    lines.append(f"{'category':<16} {'open':<5} {'expires_at':<21} {'remaining':>9}  charge")
-    for name, card in data["categories"].items():
-        price = f" {card['price']} {card['currency']}" if card["price"] is not None else ""
-        lines.append(
-            _row(name, card["open"], card["expires_at"], card["remaining_seconds"])
-            + f"  {card['charge']}{price}"
-        )
-    return "\n".join(lines)
-
-
-def _row(name: str, is_open: bool, expires_at: str | None, remaining: int) -> str:
-    hours, rest = divmod(remaining, 3600)
-    left = f"{hours}h{rest // 60:02d}m" if remaining else "-"
-    return f"{name:<16} {'yes' if is_open else 'no':<5} {expires_at or '-':<21} {left:>9}"
