@@ -20,8 +20,7 @@ from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import render_preview
 from bot.runtime import Runtime
-from bot.store import repository
-from bot.store.models import Contact, OutboundMessage
+from bot.store import contacts, outbound
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +37,10 @@ def error_sentence(rt: Runtime, code: str | None, detail: str | None) -> str | N
 def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[str, Any]]] | None:
     """Fallback text and blocks for the confirmation of one outbound message, as it stands now."""
     with rt.store.session() as session:
-        row = session.get(OutboundMessage, outbound_id)
+        row = outbound.get_outbound(session, outbound_id)
         if row is None:
             return None
-        contact = session.get(Contact, row.contact_id)
+        contact = contacts.get_contact(session, row.contact_id)
         number = display_number(contact.e164) if contact and contact.e164 else ""
         contact_label = f"{contact.name} · {number}" if contact and contact.name else number
         channel = rt.config.channel(row.channel_id)
@@ -80,7 +79,7 @@ async def post_confirmation(rt: Runtime, client: AsyncWebClient, outbound_id: in
     text, blocks = message
     response = await client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
     with rt.store.session() as session:
-        repository.set_confirmation(session, outbound_id, response["channel"], response["ts"])
+        outbound.set_confirmation(session, outbound_id, response["channel"], response["ts"])
 
 
 async def update_confirmations(rt: Runtime, client: AsyncWebClient, outbound_ids: Iterable[int]) -> None:
@@ -88,9 +87,8 @@ async def update_confirmations(rt: Runtime, client: AsyncWebClient, outbound_ids
     status redraws from the database, so nothing is lost for good."""
     for outbound_id in dict.fromkeys(outbound_ids):
         with rt.store.session() as session:
-            row = session.get(OutboundMessage, outbound_id)
-            where = (row.slack_channel, row.slack_ts) if row is not None else (None, None)
-        if not where[0] or not where[1]:
+            where = outbound.confirmation_place(session, outbound_id)
+        if where is None:
             continue
         message = confirmation_message(rt, outbound_id)
         if message is None:

@@ -21,8 +21,7 @@ from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import Template, missing_variables, unknown_variables
-from bot.store import repository
-from bot.store.models import OutboundMessage
+from bot.store import contacts, outbound
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -61,6 +60,16 @@ class SendOutcome:
     charge: Charge | None
     message_id: str | None = None
     error: BspError | None = None
+
+
+def session_data_of(rt: Runtime, channel_id: str) -> SessionData:
+    """What the channel's BSP reports about windows. A channel whose provider cannot be built
+    answers NONE (logged): a misconfigured channel must not break the screen of the others."""
+    try:
+        return rt.provider(channel_id).session_data
+    except Exception as exc:
+        log.warning("channel %s: provider unavailable: %s", channel_id, exc)
+        return SessionData.NONE
 
 
 def allowed_channels(
@@ -121,8 +130,8 @@ async def send(rt: Runtime, req: SendRequest, *, report: SessionsReport | None, 
     if report is not None:
         charge = report.charges.get(req.category)
     with rt.store.session() as session:
-        contact = repository.upsert_contact(session, e164=req.contact_e164, now=now)
-        row, created = repository.create_outbound(
+        contact = contacts.upsert_contact(session, e164=req.contact_e164, now=now)
+        row, created = outbound.create_outbound(
             session,
             idempotency_key=req.idempotency_key,
             channel_id=req.channel_id,
@@ -163,27 +172,15 @@ async def send(rt: Runtime, req: SendRequest, *, report: SessionsReport | None, 
             exc.code,
         )
         with rt.store.session() as session:
-            row_ = session.get(OutboundMessage, outbound_id)
-            assert row_ is not None
-            row_.status = status
-            row_.status_rank = repository.STATUS_RANKS[status]
-            row_.error_code = exc.code
-            row_.error_detail = exc.message[:2000]
-            row_.updated_at = now
+            outbound.mark_send_failed(session, outbound_id, status, exc.code, exc.message[:2000], now)
         return SendOutcome(outbound_id, status, False, charge, None, exc)
 
     from bot.core.ingest import record_business_message
 
     with rt.store.session() as session:
-        row_ = session.get(OutboundMessage, outbound_id)
-        assert row_ is not None
-        row_.bsp_message_id = result.message_id
-        row_.wa_id = result.wa_id
-        if row_.status in ("pending", "unknown"):
-            row_.status, row_.status_rank = "accepted", 1
-        row_.updated_at = now
+        outbound.mark_send_accepted(session, outbound_id, result.message_id, result.wa_id, now)
         if result.wa_id:
-            repository.set_contact_wa_id(session, contact_id, result.wa_id, now=now)
+            contacts.set_contact_wa_id(session, contact_id, result.wa_id, now=now)
         record_business_message(session, req.channel_id, contact_id, result.message_id, now)
     log.info("sent %s on channel %s to %s", outbound_id, req.channel_id, phones.mask_phone(req.contact_e164))
     return SendOutcome(outbound_id, "accepted", False, charge, result.message_id)

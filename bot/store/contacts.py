@@ -1,0 +1,332 @@
+"""Contacts: who a phone number, wa_id or business-scoped user id belongs to, and the search.
+
+Every function takes an open SQLAlchemy `Session` (from `Store.session()`); the caller owns the
+transaction. Inserts that can race (two webhooks for one new contact) run inside a SAVEPOINT and
+fall back to reading the row the other transaction wrote, so they are safe on SQLite and
+PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.rules import phones
+from bot.store.models import Contact
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Column widths (models.py): a key or wa_id that does not fit is not a phone number anyway.
+_PHONE_KEY_MAX = 20
+_WA_ID_MAX = 32
+# What people type around the digits of a phone number.
+_PHONE_PUNCTUATION = set("+-(). /")
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+
+def name_search_key(name: str | None) -> str | None:
+    """A name as searched: lowercased, accents removed, spaces collapsed ("José  Ávila" -> "jose avila")."""
+    if not name:
+        return None
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    folded = " ".join(plain.casefold().split())
+    return folded[:256] or None
+
+
+def _key_of(number: str | None) -> str | None:
+    """phone_key of an E.164 or wa_id, or None when it is not a usable number."""
+    if not number:
+        return None
+    try:
+        key = phones.phone_key(number)
+    except phones.InvalidPhone:
+        return None
+    return key if len(key) <= _PHONE_KEY_MAX else None
+
+
+def _wa_id_forms(number: str) -> set[str]:
+    """Every wa_id (digits) the same person may appear under: both Brazilian forms."""
+    key = _key_of(number)
+    forms = {number.strip().removeprefix("+")}
+    if key is not None:
+        forms |= {variant.removeprefix("+") for variant in phones.phone_variants(key)}
+    return {form for form in forms if form}
+
+
+def _in_savepoint(session: Session, attempt: Callable[[], T], retry: Callable[[], T | None]) -> T:
+    """Run `attempt` (an insert + flush) in a SAVEPOINT; on a unique violation roll back to it
+    and return what `retry` reads instead (the row a concurrent transaction wrote)."""
+    try:
+        with session.begin_nested():
+            return attempt()
+    except IntegrityError:
+        found = retry()
+        if found is None:
+            raise
+        return found
+
+
+# ---- contacts -----------------------------------------------------------------------------------
+
+
+def find_contact(
+    session: Session,
+    *,
+    phone: str | None = None,
+    wa_id: str | None = None,
+    user_id: str | None = None,
+) -> Contact | None:
+    """The contact known by any of: a phone number (either Brazilian form), a wa_id (either
+    form), or a business-scoped user id. The first one given that matches wins."""
+    for number in (phone, wa_id):
+        if not number:
+            continue
+        key = _key_of(number)
+        if key is not None:
+            found = session.scalar(select(Contact).where(Contact.phone_key == key))
+            if found is not None:
+                return found
+        forms = _wa_id_forms(number)
+        if forms:
+            found = session.scalars(
+                select(Contact).where(Contact.wa_id.in_(sorted(forms))).order_by(Contact.id)
+            ).first()
+            if found is not None:
+                return found
+    if user_id:
+        return session.scalar(select(Contact).where(Contact.user_id == user_id))
+    return None
+
+
+def upsert_contact(
+    session: Session,
+    *,
+    e164: str | None = None,
+    wa_id: str | None = None,
+    user_id: str | None = None,
+    name: str | None = None,
+    now: datetime,
+) -> Contact:
+    """The contact for these identifiers, created if new, with missing fields filled in.
+
+    Matches on phone_key (both Brazilian forms are one contact), wa_id (either form) or user id
+    (users with a username may come with `wa_id == ""`). A new non-empty wa_id replaces the old
+    one (WhatsApp's word on which form to send to); other fields are only filled when empty.
+    """
+    wa_id = _clean_wa_id(wa_id)
+    user_id = (user_id or "").strip() or None
+    e164 = (e164 or "").strip() or None
+    if not (e164 or wa_id or user_id):
+        raise ValueError("a contact needs a phone number, a wa_id or a user id")
+    key = _key_of(e164) or _key_of(wa_id)
+
+    def find() -> Contact | None:
+        return find_contact(session, phone=e164, wa_id=wa_id, user_id=user_id)
+
+    contact = find()
+    if contact is None:
+
+        def insert() -> Contact:
+            row = Contact(
+                phone_key=key,
+                e164=e164 or key,
+                wa_id=wa_id,
+                user_id=user_id,
+                name=name or None,
+                name_search=name_search_key(name),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return row
+
+        contact = _in_savepoint(session, insert, find)
+    _fill(session, contact, key=key, e164=e164, wa_id=wa_id, user_id=user_id, name=name, now=now)
+    return contact
+
+
+class ContactBatch:
+    """The contacts of one ingestion batch, read by phone_key in one query per chunk, so each
+    event of a known customer costs no lookup. Same matching as `upsert_contact` (phone_key first),
+    which it falls back to for anyone not found that way."""
+
+    def __init__(self, session: Session, wa_ids: Iterable[str | None]) -> None:
+        self._session = session
+        keys = sorted({key for wa_id in wa_ids if (key := _key_of(_clean_wa_id(wa_id)))})
+        self._by_key: dict[str, Contact] = {}
+        for start in range(0, len(keys), 500):
+            for contact in session.scalars(
+                select(Contact).where(Contact.phone_key.in_(keys[start : start + 500]))
+            ):
+                if contact.phone_key:
+                    self._by_key[contact.phone_key] = contact
+
+    def forget(self) -> None:
+        """A number moved (user_changed_number): answer from the database from now on."""
+        self._by_key.clear()
+
+    def upsert(
+        self, *, wa_id: str | None, user_id: str | None = None, name: str | None = None, now: datetime
+    ) -> Contact:
+        """`upsert_contact(wa_id=..., user_id=..., name=...)`, answered from the batch when possible."""
+        clean = _clean_wa_id(wa_id)
+        key = _key_of(clean)
+        contact = self._by_key.get(key) if key else None
+        if contact is None:
+            contact = upsert_contact(self._session, wa_id=wa_id, user_id=user_id, name=name, now=now)
+        else:
+            _fill(
+                self._session,
+                contact,
+                key=key,
+                e164=None,
+                wa_id=clean,
+                user_id=(user_id or "").strip() or None,
+                name=name,
+                now=now,
+            )
+        if contact.phone_key:
+            self._by_key[contact.phone_key] = contact
+        return contact
+
+
+def _clean_wa_id(wa_id: str | None) -> str | None:
+    return (wa_id or "").strip().removeprefix("+")[:_WA_ID_MAX] or None
+
+
+def _fill(
+    session: Session,
+    contact: Contact,
+    *,
+    key: str | None,
+    e164: str | None,
+    wa_id: str | None,
+    user_id: str | None,
+    name: str | None,
+    now: datetime,
+) -> None:
+    changed = False
+    if key and contact.phone_key is None and _free(session, Contact.phone_key, key, contact.id):
+        contact.phone_key, changed = key, True
+    if contact.e164 is None and (e164 or key):
+        contact.e164, changed = e164 or key, True
+    if wa_id and contact.wa_id != wa_id:
+        contact.wa_id, changed = wa_id, True
+    if user_id and contact.user_id is None and _free(session, Contact.user_id, user_id, contact.id):
+        contact.user_id, changed = user_id, True
+    if name and not contact.name:
+        contact.name, contact.name_search, changed = name, name_search_key(name), True
+    if changed:
+        contact.updated_at = now
+        session.flush()
+
+
+def _free(session: Session, column: Any, value: str, contact_id: int) -> bool:
+    """No other contact holds `value` in this unique column."""
+    return session.scalar(select(Contact.id).where(column == value, Contact.id != contact_id)) is None
+
+
+def set_contact_wa_id(session: Session, contact_id: int, wa_id: str, *, now: datetime) -> None:
+    """Record the wa_id a send response reported (`contacts[].wa_id`): what to send to next time."""
+    contact = session.get(Contact, contact_id)
+    wa_id = (wa_id or "").strip().removeprefix("+")[:_WA_ID_MAX]
+    if contact is None or not wa_id:
+        return
+    _fill(session, contact, key=_key_of(wa_id), e164=None, wa_id=wa_id, user_id=None, name=None, now=now)
+
+
+def move_contact_number(session: Session, old_wa_id: str, new_wa_id: str, now: datetime) -> Contact | None:
+    """`user_changed_number`: the contact known by `old_wa_id` is now reached at `new_wa_id`.
+
+    When another contact already holds the new number the two are left apart (merging histories
+    is not ours to guess) and that other contact is returned.
+    """
+    new_key = _key_of(new_wa_id)
+    existing = find_contact(session, wa_id=new_wa_id)
+    contact = find_contact(session, wa_id=old_wa_id) if old_wa_id else None
+    if contact is None:
+        if existing is not None:
+            return existing
+        return upsert_contact(session, wa_id=new_wa_id, now=now)
+    if existing is not None and existing.id != contact.id:
+        log.info(
+            "number change %s -> %s: the new number is already contact %s; left apart",
+            phones.mask_phone(old_wa_id),
+            phones.mask_phone(new_wa_id),
+            existing.id,
+        )
+        return existing
+    contact.wa_id = new_wa_id.strip().removeprefix("+")[:_WA_ID_MAX]
+    if new_key is not None:
+        contact.phone_key = new_key
+        contact.e164 = new_key
+    contact.updated_at = now
+    session.flush()
+    return contact
+
+
+def search_contacts(session: Session, query: str, limit: int = 20) -> list[Contact]:
+    """Known contacts whose name (accent- and case-insensitive) or number contains `query`,
+    ordered by name. Prefix matches are found through the indexes (name_search, phone_key);
+    substring matches fill the rest."""
+    text = (query or "").strip()
+    if not text or limit <= 0:
+        return []
+    digits = "".join(ch for ch in text if ch.isdigit())
+    is_number = bool(digits) and all(ch.isdigit() or ch in _PHONE_PUNCTUATION for ch in text)
+    needle = digits if is_number else name_search_key(text) or ""
+    if not needle or (is_number and len(digits) < 2):
+        return []
+
+    if is_number:
+        # Range scans on the unique index of phone_key: the number as typed, and read as national.
+        prefixes = {"+" + digits, f"+{phones.BRAZIL_CALLING_CODE}{digits}"}
+        prefix_clause = or_(*(_prefix(Contact.phone_key, p) for p in sorted(prefixes)))
+        # phone_key holds every number in its canonical form (wa_ids included).
+        substring_clause = Contact.phone_key.contains(digits, autoescape=True)
+    else:
+        prefix_clause = _prefix(Contact.name_search, needle)
+        substring_clause = Contact.name_search.contains(needle, autoescape=True)
+
+    order = (Contact.name_search, Contact.id)
+    found = list(session.scalars(select(Contact).where(prefix_clause).order_by(*order).limit(limit)))
+    if len(found) < limit:
+        seen = {contact.id for contact in found}
+        more = session.scalars(
+            select(Contact).where(substring_clause).order_by(*order).limit(limit + len(seen))
+        )
+        found += [contact for contact in more if contact.id not in seen]
+    found.sort(key=lambda c: (c.name_search is None, c.name_search or "", c.id))
+    return found[:limit]
+
+
+def _prefix(column: Any, prefix: str) -> Any:
+    # A range, not LIKE: it uses the b-tree index on both SQLite and PostgreSQL whatever the
+    # collation or LIKE case rules.
+    return (column >= prefix) & (column < prefix + "\U0010ffff")
+
+
+def get_contact(session: Session, contact_id: int) -> Contact | None:
+    """The contact with this id."""
+    return session.get(Contact, contact_id)
+
+
+def contacts_by_id(session: Session, contact_ids: Iterable[int]) -> dict[int, Contact]:
+    """The contacts with these ids, by id (missing ones left out)."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))}
