@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import null
 from sqlalchemy.orm import Session
 
 from bot.bsp.base import (
@@ -119,7 +118,7 @@ def ingest_events(
                     log.warning(
                         "channel %s: provider reported error %s %s", channel_id, error.code, error.title
                     )
-        facts.insert(session, report)
+        facts.write(session, report)
         recompute_windows_of(session, channel_id, touched, now)
         report.contacts_touched = len(touched)
     return report
@@ -198,11 +197,11 @@ class _Facts:
                 "from_ad": from_ad,
                 "origin": origin,
                 "expires_at": expires_at,
-                "data": data if data is not None else null(),  # SQL NULL, not JSON null
+                "data": data,
             },
         )
 
-    def insert(self, session: Session, report: IngestReport) -> None:
+    def write(self, session: Session, report: IngestReport) -> None:
         for kind in event_rows.insert_customer_events(session, list(self.rows.values())):
             if kind == "customer":
                 report.customer_messages += 1
@@ -232,7 +231,7 @@ def _insert_status_events(
                 "message_id": event.message_id,
                 "status": event.status,
                 "at": event.at,
-                "data": _status_data(event) or null(),  # SQL NULL, not JSON null
+                "data": _status_data(event),
             },
         )
     return event_rows.insert_status_events(session, list(rows.values()))

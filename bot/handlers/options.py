@@ -26,7 +26,7 @@ def contact_options(ctx: HandlerContext, query: str) -> list[dict[str, Any]]:
         typed = None
     rows: list[tuple[str, str | None]] = search_known(ctx.rt, query, limit=MAX_OPTIONS)
     if typed:
-        rows.insert(0, (typed, None))
+        rows = [(typed, None), *rows]
     for e164, name in rows:
         if e164 in seen:
             continue

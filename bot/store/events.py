@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, null, select
 from sqlalchemy.orm import Session
 
 from bot.rules.events import BusinessMessage, ConversationSeen, CustomerMessage, Event
@@ -65,6 +65,11 @@ def customer_event_rows_of(
     return events
 
 
+def _sql_null_data(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose `data` is None get SQL NULL in the JSON column, not JSON `null`."""
+    return [{**row, "data": null() if row.get("data") is None else row["data"]} for row in rows]
+
+
 def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Insert customer_events rows (one statement), skipping those already stored; the kinds of
     the rows that were new."""
@@ -76,7 +81,7 @@ def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) 
         .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
         .returning(table.c.kind)
     )
-    return [row.kind for row in session.execute(stmt, list(rows))]
+    return [row.kind for row in session.execute(stmt, _sql_null_data(rows))]
 
 
 def record_business_event(
@@ -111,4 +116,4 @@ def insert_status_events(session: Session, rows: Sequence[Mapping[str, Any]]) ->
         .on_conflict_do_nothing(index_elements=["channel_id", "message_id", "status"])
         .returning(table.c.message_id, table.c.status)
     )
-    return {(row.message_id, row.status) for row in session.execute(stmt, list(rows))}
+    return {(row.message_id, row.status) for row in session.execute(stmt, _sql_null_data(rows))}
