@@ -6,6 +6,7 @@ Used by the submission handler (post) and by webhook ingestion (update), so it l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -72,28 +73,41 @@ def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[
 
 
 async def post_confirmation(rt: Runtime, client: AsyncWebClient, outbound_id: int, user_id: str) -> None:
-    """Post the confirmation to the agent (the app's DM) and remember where it is."""
-    message = confirmation_message(rt, outbound_id)
+    """Post the confirmation to the agent (the app's DM) and remember where it is. The database
+    work runs off the event loop."""
+    message = await asyncio.to_thread(confirmation_message, rt, outbound_id)
     if message is None:
         return
     text, blocks = message
     response = await client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
+    await asyncio.to_thread(_remember_place, rt, outbound_id, response["channel"], response["ts"])
+
+
+def _remember_place(rt: Runtime, outbound_id: int, slack_channel: str, slack_ts: str) -> None:
     with rt.store.session() as session:
-        outbound.set_confirmation(session, outbound_id, response["channel"], response["ts"])
+        outbound.set_confirmation(session, outbound_id, slack_channel, slack_ts)
+
+
+def _place_and_message(
+    rt: Runtime, outbound_id: int
+) -> tuple[tuple[str, str], tuple[str, list[dict[str, Any]]]] | None:
+    """Where the confirmation is and what it should say now (None: nothing to redraw)."""
+    with rt.store.session() as session:
+        where = outbound.confirmation_place(session, outbound_id)
+    if where is None:
+        return None
+    message = confirmation_message(rt, outbound_id)
+    return (where, message) if message is not None else None
 
 
 async def update_confirmations(rt: Runtime, client: AsyncWebClient, outbound_ids: Iterable[int]) -> None:
     """Redraw the confirmations whose message changed status. A Slack failure is logged: the next
     status redraws from the database, so nothing is lost for good."""
     for outbound_id in dict.fromkeys(outbound_ids):
-        with rt.store.session() as session:
-            where = outbound.confirmation_place(session, outbound_id)
-        if where is None:
+        found = await asyncio.to_thread(_place_and_message, rt, outbound_id)
+        if found is None:
             continue
-        message = confirmation_message(rt, outbound_id)
-        if message is None:
-            continue
-        text, blocks = message
+        where, (text, blocks) = found
         try:
             await client.chat_update(channel=where[0], ts=where[1], text=text, blocks=blocks)
         except SlackApiError as exc:
