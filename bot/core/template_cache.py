@@ -52,6 +52,10 @@ class TemplateCache:
         with self._store.session() as session:
             return load_templates(session, channel_id)
 
+    def _save_row(self, channel_id: str, templates: list[Template], fetched_at: datetime) -> None:
+        with self._store.session() as session:
+            save_templates(session, channel_id, templates, fetched_at)
+
     def get(self, channel_id: str, *, revalidate: bool = True) -> CachedTemplates:
         """What is cached now; never waits on the BSP."""
         entry = self._memory.get(channel_id)
@@ -102,8 +106,7 @@ class TemplateCache:
             raise
         self._errors.pop(channel_id, None)
         fetched_at = self._clock()
-        with self._store.session() as session:
-            save_templates(session, channel_id, templates, fetched_at)
+        await asyncio.to_thread(self._save_row, channel_id, templates, fetched_at)
         self._memory[channel_id] = (fetched_at, templates)
         return templates
 
