@@ -175,23 +175,43 @@ def _items_for(
         if expires is None or expires > claim.expires_at:
             dropped.append(claim.id)
             continue
-        contact = known.get(claim.contact_id)
         previous = last.get((claim.channel_id, claim.contact_id))
-        channel = config.channel(claim.channel_id)
-        items[claim.id] = AlertItem(
-            kind=claim.kind,
-            channel_id=claim.channel_id,
-            channel_name=channel.name if channel is not None else claim.channel_id,
-            contact_e164=_contact_e164(contact) if contact is not None else None,
-            contact_name=contact.name if contact is not None else None,
-            expires_at=claim.expires_at,
-            team_id=_button_team(config, claim, previous),
-            last_agent=previous.agent_user_id if previous else None,
-            last_sent=(previous.template_name or previous.text) if previous else None,
-            last_sent_kind=previous.kind if previous else None,
-            last_sent_at=previous.created_at if previous else None,
+        items[claim.id] = _item(
+            config,
+            claim.kind,
+            claim.channel_id,
+            known.get(claim.contact_id),
+            claim.expires_at,
+            _button_team(config, claim, previous),
+            previous,
         )
     return items, dropped
+
+
+def _item(
+    config: Any,
+    kind: str,
+    channel_id: str,
+    contact: Contact | None,
+    expires_at: datetime,
+    team_id: str | None,
+    previous: LastSend | None,
+) -> AlertItem:
+    """What an alert (or App Home) says of one window: the contact and who wrote to them last."""
+    channel = config.channel(channel_id)
+    return AlertItem(
+        kind=kind,
+        channel_id=channel_id,
+        channel_name=channel.name if channel is not None else channel_id,
+        contact_e164=_contact_e164(contact) if contact is not None else None,
+        contact_name=contact.name if contact is not None else None,
+        expires_at=expires_at,
+        team_id=team_id,
+        last_agent=previous.agent_user_id if previous else None,
+        last_sent=(previous.template_name or previous.text) if previous else None,
+        last_sent_kind=previous.kind if previous else None,
+        last_sent_at=previous.created_at if previous else None,
+    )
 
 
 def _button_team(config: Any, claim: LeasedClaim, previous: LastSend | None) -> str | None:
@@ -237,6 +257,9 @@ def claim_and_lease(
     claim: bool,
     cursor: ScanCursor | None = None,
 ) -> tuple[list[LeasedClaim], dict[int, AlertItem]]:
+    """One round's database side, each step in its own transaction: claim what became due (first
+    round only), lease what is this instance's turn, and drop the leased claims whose window moved
+    on. Returns the claims to post and their items."""
     if claim:
         since = cursor.since_for(now) if cursor is not None else None
         with rt.store.session() as session:
@@ -266,23 +289,15 @@ def due_items(
     with rt.store.session() as session:
         rows = windows.closing_windows(session, channels, now, now + horizon, limit)
         last = last_sends(session, {(w.channel_id, w.contact_id) for w, _ in rows})
-    items = []
-    for window, contact in rows:
-        previous = last.get((window.channel_id, window.contact_id))
-        channel = rt.config.channel(window.channel_id)
-        items.append(
-            AlertItem(
-                kind=window.kind,
-                channel_id=window.channel_id,
-                channel_name=channel.name if channel is not None else window.channel_id,
-                contact_e164=_contact_e164(contact),
-                contact_name=contact.name,
-                expires_at=window.expires_at,
-                team_id=None,
-                last_agent=previous.agent_user_id if previous else None,
-                last_sent=(previous.template_name or previous.text) if previous else None,
-                last_sent_kind=previous.kind if previous else None,
-                last_sent_at=previous.created_at if previous else None,
-            )
+    return [
+        _item(
+            rt.config,
+            window.kind,
+            window.channel_id,
+            contact,
+            window.expires_at,
+            None,
+            last.get((window.channel_id, window.contact_id)),
         )
-    return items
+        for window, contact in rows
+    ]
