@@ -17,13 +17,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import handlers
+from bot.core.webhooks import WebhookProcessor, webhook_routes
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,18 @@ def build_bolt_app(rt: Runtime, *, socket_mode: bool = False) -> AsyncApp:
     return app
 
 
-def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler: bool = True) -> Starlette:
-    """Slack endpoints (unless Socket Mode passes bolt=None), webhooks, health, scheduler."""
+def build_asgi_app(
+    rt: Runtime,
+    bolt: AsyncApp | None = None,
+    *,
+    slack: AsyncWebClient | None = None,
+    webhooks: WebhookProcessor | None = None,
+    with_scheduler: bool = True,
+) -> Starlette:
+    """Slack endpoints (unless Socket Mode passes bolt=None), webhooks, health, scheduler.
+
+    `slack` is the Web API client delivery updates and alerts go out through (default: bolt's);
+    `webhooks` a processor the caller runs itself (default: one this app's lifespan runs)."""
     routes: list[Route] = [Route("/healthz", _healthz(rt), methods=["GET"])]
     if bolt is not None:
         slack_handler = AsyncSlackRequestHandler(bolt)
@@ -74,23 +84,22 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
             return await slack_handler.handle(request)
 
         routes.append(Route(SLACK_EVENTS_PATH, slack_events, methods=["POST"]))
-    from bot.core.webhooks import WebhookProcessor, webhook_routes
-
-    routes.extend(webhook_routes(rt))
-    if bolt is not None and rt.slack is None:
-        rt.slack = bolt.client
+    if slack is None and bolt is not None:
+        slack = bolt.client
+    owns_processor = webhooks is None
+    processor = webhooks if webhooks is not None else WebhookProcessor(rt, slack)
+    routes.extend(webhook_routes(rt, processor))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        processor = WebhookProcessor(rt)
-        rt.webhooks = processor
-        processor.start()  # also picks up deliveries stored but not processed before a crash
+        if owns_processor:
+            processor.start()  # also picks up deliveries stored but not processed before a crash
         warmups = [asyncio.get_running_loop().create_task(warm()) for warm in rt.warmups]
         scheduler = None
-        if with_scheduler and rt.slack is not None:
+        if with_scheduler and slack is not None:
             from bot.core.alerts import start_scheduler
 
-            scheduler = start_scheduler(rt, rt.slack)
+            scheduler = start_scheduler(rt, slack)
         try:
             yield
         finally:
@@ -98,7 +107,8 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
                 scheduler.shutdown(wait=False)
             for task in warmups:
                 task.cancel()
-            await processor.stop()
+            if owns_processor:
+                await processor.stop()
             await rt.aclose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -110,8 +120,7 @@ def build_asgi_app(rt: Runtime, bolt: AsyncApp | None = None, *, with_scheduler:
 def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def healthz(request: Request) -> Response:
         try:
-            with rt.store.session() as session:
-                session.execute(text("SELECT 1"))
+            await asyncio.to_thread(rt.store.ping)
         except Exception as exc:
             log.error("health check: database unavailable: %s", type(exc).__name__)
             return JSONResponse({"ok": False, "database": "unavailable"}, status_code=503)

@@ -1,7 +1,9 @@
 """Everything a running process needs, built once from the config file and the environment.
 
 The Slack app, the webhook endpoint, the scheduler and the CLI all take a `Runtime`, so they
-share one store, one HTTP client for the BSPs, one template cache and one rule set.
+share one store, one HTTP client for the BSPs, one template cache and one rule set. Nothing is
+set on it from outside after it is built: the app hands the Slack client and the webhook
+processor to what it builds itself.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import httpx
 
 from bot.bsp.base import Provider
 from bot.config import AppConfig, ChannelConfig, Settings, default_database_url, load_config
+from bot.core.template_cache import TemplateCache
 from bot.i18n import Catalog
 from bot.rules.pricing import RuleSet, load_rule_set
 from bot.store.db import Store
@@ -33,6 +36,29 @@ def utc_now() -> datetime:
 BSP_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 
 
+class Providers:
+    """The BSP adapter of each configured channel, built on first use and reused."""
+
+    def __init__(self, config: AppConfig, http: httpx.AsyncClient, store: Store) -> None:
+        self._config = config
+        self._http = http
+        self._store = store
+        self._built: dict[str, Provider] = {}
+
+    def get(self, channel_id: str) -> Provider:
+        """The adapter of a configured channel; KeyError for an unknown channel id."""
+        provider = self._built.get(channel_id)
+        if provider is None:
+            from bot.bsp.registry import build_provider
+
+            channel = self._config.channel(channel_id)
+            if channel is None:
+                raise KeyError(channel_id)
+            provider = build_provider(channel, self._http, self._store)
+            self._built[channel_id] = provider
+        return provider
+
+
 @dataclass
 class Runtime:
     config: AppConfig
@@ -41,16 +67,12 @@ class Runtime:
     rules: RuleSet
     config_path: Path
     http: httpx.AsyncClient
+    providers: Providers
+    templates: TemplateCache  # per channel, TTL + stale-while-revalidate
     clock: Callable[[], datetime] = utc_now
-    _providers: dict[str, Provider] = field(default_factory=dict)
-    # Set by the serving app: the Slack Web API client (delivery updates from webhook processing)
-    # and the webhook processor (its queue drains what the endpoint stored).
-    slack: Any = None
-    webhooks: Any = None
     # Started in the background when the server starts (e.g. warming the user-group cache so the
     # first /contato does not wait on Slack before views.open).
     warmups: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
-    _template_cache: object | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -61,14 +83,7 @@ class Runtime:
 
     def provider(self, channel_id: str) -> Provider:
         """The BSP adapter of a configured channel (built once, reused)."""
-        provider = self._providers.get(channel_id)
-        if provider is None:
-            from bot.bsp.registry import build_provider
-
-            channel = self.channel(channel_id)
-            provider = build_provider(channel, self.http, self.store)
-            self._providers[channel_id] = provider
-        return provider
+        return self.providers.get(channel_id)
 
     def channel(self, channel_id: str) -> ChannelConfig:
         channel = self.config.channel(channel_id)
@@ -76,18 +91,37 @@ class Runtime:
             raise KeyError(channel_id)
         return channel
 
-    @property
-    def templates(self):  # type: ignore[no-untyped-def]
-        """The per-channel template cache (TTL + stale-while-revalidate)."""
-        if self._template_cache is None:
-            from bot.core.template_cache import TemplateCache
-
-            self._template_cache = TemplateCache(self)
-        return self._template_cache
-
     async def aclose(self) -> None:
         await self.http.aclose()
         self.store.dispose()
+
+
+def assemble_runtime(
+    *,
+    config: AppConfig,
+    settings: Settings,
+    store: Store,
+    rules: RuleSet,
+    config_path: Path,
+    http: httpx.AsyncClient,
+    clock: Callable[[], datetime] = utc_now,
+) -> Runtime:
+    """A Runtime from parts already loaded: its providers and template cache built on them."""
+    providers = Providers(config, http, store)
+    templates = TemplateCache(
+        store, providers.get, timedelta(seconds=config.templates.ttl_seconds), clock
+    )
+    return Runtime(
+        config=config,
+        settings=settings,
+        store=store,
+        rules=rules,
+        config_path=config_path,
+        http=http,
+        providers=providers,
+        templates=templates,
+        clock=clock,
+    )
 
 
 def build_runtime(
@@ -110,7 +144,7 @@ def build_runtime(
     if rules_file is not None and not Path(rules_file).is_absolute():
         rules_file = str(path.parent / rules_file)
     rules = load_rule_set(rules_file)
-    return Runtime(
+    return assemble_runtime(
         config=config,
         settings=settings,
         store=store,

@@ -61,8 +61,8 @@ async def _serve_socket_mode(rt, bolt, host: str, port: int) -> int:  # type: ig
     from bot.app import build_asgi_app
 
     # Slack arrives over the WebSocket; webhooks and /healthz are still served over HTTP.
-    rt.slack = bolt.client  # delivery updates and alerts still go out through the Web API
-    asgi = build_asgi_app(rt, None)
+    # Delivery updates and alerts still go out through the Web API.
+    asgi = build_asgi_app(rt, None, slack=bolt.client)
     server = uvicorn.Server(
         uvicorn.Config(asgi, host=host, port=port, log_level="info", access_log=False)
     )

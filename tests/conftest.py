@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from bot.store.db import Store
+
 FIXTURES = Path(__file__).parent / "fixtures"
 WHATSAPP_FIXTURES = FIXTURES / "whatsapp"
 
@@ -70,3 +72,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'contato.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated store on `db_url` (so, once on SQLite and once on PostgreSQL), disposed after."""
+    store = Store.from_url(db_url)
+    store.migrate()
+    yield store
+    store.dispose()

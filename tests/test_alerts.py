@@ -139,10 +139,10 @@ def make_rt(tmp_path: Path, store: Store, text: str = CONFIG) -> Runtime:
     try:
         from bot.config import Settings
         from bot.rules.pricing import load_rule_set
-        from bot.runtime import Runtime as RealRuntime
+        from bot.runtime import assemble_runtime
     except ImportError:
         return cast("Runtime", Rt(config, store))
-    return RealRuntime(
+    return assemble_runtime(
         config=config, settings=Settings(), store=store, rules=load_rule_set(),
         config_path=tmp_path / "contato.yml", http=httpx.AsyncClient(), clock=lambda: NOW,
     )
@@ -226,14 +226,6 @@ def slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def client(slack: FakeSlack) -> AsyncWebClient:
     return AsyncWebClient(token="xoxb-test", base_url=slack.url)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.from_url(db_url)
-    s.migrate()
-    yield s
-    s.dispose()
 
 
 @pytest.fixture
@@ -513,7 +505,7 @@ async def test_a_hundred_due_at_once_fit_slack_limits_and_each_is_posted_once(
 
 
 async def test_lease_is_taken_by_one_instance_only(rt: Runtime, store: Store) -> None:
-    from bot.core.alerts import _lease, claim_due
+    from bot.core.alerts import claim_due, lease
 
     contact = add_contact(store, "+5511900000131")
     set_window(store, "loja", contact, "customer_care", NOW + timedelta(minutes=30))
@@ -522,14 +514,14 @@ async def test_lease_is_taken_by_one_instance_only(rt: Runtime, store: Store) ->
     with store.session() as s:
         assert claim_due(s, rt.config, NOW) == 0
     with store.session() as s:
-        first = _lease(s, NOW, "a")
+        first = lease(s, NOW, "a")
     with store.session() as s:
-        second = _lease(s, NOW, "b")
+        second = lease(s, NOW, "b")
     assert len(first) == 1 and second == []
     with store.session() as s:  # lease ran out: "b" may take it
         s.execute(update(AlertClaim).values(lease_until=NOW - timedelta(seconds=1)))
     with store.session() as s:
-        assert len(_lease(s, NOW, "b")) == 1
+        assert len(lease(s, NOW, "b")) == 1
 
 
 async def test_scheduler_scans_right_away_then_every_scan_seconds(

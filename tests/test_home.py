@@ -4,7 +4,6 @@ and today's estimated spend per team and category."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,14 +19,6 @@ from tests.test_alerts import NOW, add_contact, add_outbound, make_rt, set_windo
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.from_url(db_url)
-    s.migrate()
-    yield s
-    s.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +22,10 @@ from bot.bsp.base import (
 )
 from bot.bsp.meta import parse_envelope
 from bot.core.ingest import ingest_events, record_business_message
-from bot.store import repository
+from bot.rules.status import stored_rank
+from bot.store import contacts, outbound
 from bot.store.db import Store
+from bot.store.events import load_events
 from bot.store.models import Contact, CustomerEvent, OutboundMessage, StatusEvent, Window
 from tests.conftest import load_fixture
 
@@ -41,14 +42,6 @@ FIXTURES = [
     "gupshup-v3-status-sent-pmp.json",
     "onprem-legacy-status-failed-470.json",
 ]
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    store = Store.from_url(db_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def fixture_events(name: str) -> list[WebhookEvent]:
@@ -102,8 +95,8 @@ def windows_of(store: Store, channel_id: str = "vendas") -> dict[str, tuple[date
 
 def make_outbound(store: Store, message_id: str, wa_id: str = CUSTOMER, key: str = "k1") -> int:
     with store.session() as session:
-        contact = repository.upsert_contact(session, wa_id=wa_id, now=NOW)
-        row, _ = repository.create_outbound(
+        contact = contacts.upsert_contact(session, wa_id=wa_id, now=NOW)
+        row, _ = outbound.create_outbound(
             session,
             idempotency_key=key,
             channel_id="vendas",
@@ -270,7 +263,7 @@ def test_status_moves_forward_whatever_the_order(db_url: str, statuses: tuple[st
     assert len(finals) == 1, finals
     final_status, rank, error = finals.pop()
     assert final_status == FINAL[statuses]
-    assert rank == repository.STATUS_RANKS[final_status]
+    assert rank == stored_rank(final_status)
     assert error == ("131026" if final_status == "failed" else None)
 
 
@@ -361,7 +354,7 @@ def test_record_business_message_after_a_send(store: Store) -> None:
         store, "vendas", [InboundMessage("wamid.AD", CUSTOMER, lead_at, referral={"source_type": "ad"})], NOW
     )
     with store.session() as session:
-        contact = repository.find_contact(session, wa_id=CUSTOMER)
+        contact = contacts.find_contact(session, wa_id=CUSTOMER)
         assert contact is not None
         record_business_message(session, "vendas", contact.id, "wamid.OUT", NOW)
         record_business_message(session, "vendas", contact.id, "wamid.OUT", NOW)  # idempotent
@@ -384,9 +377,9 @@ def test_number_change_keeps_the_history(store: Store) -> None:
     report = ingest_events(store, "vendas", [NumberChanged(CUSTOMER, "5521977776666", NOW)], NOW)
     assert report.numbers_changed == 1
     with store.session() as session:
-        contact = repository.find_contact(session, phone="+5521977776666")
+        contact = contacts.find_contact(session, phone="+5521977776666")
         assert contact is not None and contact.wa_id == "5521977776666"
-        assert len(repository.load_events(session, "vendas", contact.id)) == 1
+        assert len(load_events(session, "vendas", contact.id)) == 1
 
 
 def test_template_changes_and_errors_are_reported(store: Store) -> None:

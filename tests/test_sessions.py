@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
 
 from bot.bsp.base import InboundMessage, SessionData, StatusUpdate
 from bot.cli.sessions import format_text
@@ -21,14 +18,6 @@ CONTACT = "+5511988887777"
 WA_ID = "5511988887777"
 CHANNEL = SimpleNamespace(id="vendas", name="Vendas", number="+551140000000", bsp="sandbox")
 RULES = load_rule_set()
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    store = Store.from_url(db_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def report(

@@ -102,9 +102,8 @@ async def test_category_update_webhook_refreshes_the_cache(
     assert [t.category for t in rt.templates.get("vendas").templates] == [Category.UTILITY]
 
     processor = WebhookProcessor(rt)
-    rt.webhooks = processor
     processor.start()
-    app = build_asgi_app(rt, None, with_scheduler=False)
+    app = build_asgi_app(rt, None, webhooks=processor, with_scheduler=False)
     category["now"] = "MARKETING"  # Meta re-categorised it
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.post(

@@ -25,8 +25,6 @@ FALLBACK_LIMIT = 3000
 SENT_SUMMARY_LIMIT = 80  # the last template name / text shown in an item
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")  # only these are safe to put in <@...>
 
-KINDS = ("customer_care", "ctwa", "ctwa_pending")
-
 
 @dataclass(frozen=True)
 class AlertItem:

@@ -6,6 +6,7 @@ Used by the submission handler (post) and by webhook ingestion (update), so it l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -20,8 +21,7 @@ from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import render_preview
 from bot.runtime import Runtime
-from bot.store import repository
-from bot.store.models import Contact, OutboundMessage
+from bot.store import contacts, outbound
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,10 @@ def error_sentence(rt: Runtime, code: str | None, detail: str | None) -> str | N
 def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[str, Any]]] | None:
     """Fallback text and blocks for the confirmation of one outbound message, as it stands now."""
     with rt.store.session() as session:
-        row = session.get(OutboundMessage, outbound_id)
+        row = outbound.get_outbound(session, outbound_id)
         if row is None:
             return None
-        contact = session.get(Contact, row.contact_id)
+        contact = contacts.get_contact(session, row.contact_id)
         number = display_number(contact.e164) if contact and contact.e164 else ""
         contact_label = f"{contact.name} · {number}" if contact and contact.name else number
         channel = rt.config.channel(row.channel_id)
@@ -73,29 +73,41 @@ def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[
 
 
 async def post_confirmation(rt: Runtime, client: AsyncWebClient, outbound_id: int, user_id: str) -> None:
-    """Post the confirmation to the agent (the app's DM) and remember where it is."""
-    message = confirmation_message(rt, outbound_id)
+    """Post the confirmation to the agent (the app's DM) and remember where it is. The database
+    work runs off the event loop."""
+    message = await asyncio.to_thread(confirmation_message, rt, outbound_id)
     if message is None:
         return
     text, blocks = message
     response = await client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
+    await asyncio.to_thread(_remember_place, rt, outbound_id, response["channel"], response["ts"])
+
+
+def _remember_place(rt: Runtime, outbound_id: int, slack_channel: str, slack_ts: str) -> None:
     with rt.store.session() as session:
-        repository.set_confirmation(session, outbound_id, response["channel"], response["ts"])
+        outbound.set_confirmation(session, outbound_id, slack_channel, slack_ts)
+
+
+def _place_and_message(
+    rt: Runtime, outbound_id: int
+) -> tuple[tuple[str, str], tuple[str, list[dict[str, Any]]]] | None:
+    """Where the confirmation is and what it should say now (None: nothing to redraw)."""
+    with rt.store.session() as session:
+        where = outbound.confirmation_place(session, outbound_id)
+    if where is None:
+        return None
+    message = confirmation_message(rt, outbound_id)
+    return (where, message) if message is not None else None
 
 
 async def update_confirmations(rt: Runtime, client: AsyncWebClient, outbound_ids: Iterable[int]) -> None:
     """Redraw the confirmations whose message changed status. A Slack failure is logged: the next
     status redraws from the database, so nothing is lost for good."""
     for outbound_id in dict.fromkeys(outbound_ids):
-        with rt.store.session() as session:
-            row = session.get(OutboundMessage, outbound_id)
-            where = (row.slack_channel, row.slack_ts) if row is not None else (None, None)
-        if not where[0] or not where[1]:
+        found = await asyncio.to_thread(_place_and_message, rt, outbound_id)
+        if found is None:
             continue
-        message = confirmation_message(rt, outbound_id)
-        if message is None:
-            continue
-        text, blocks = message
+        where, (text, blocks) = found
         try:
             await client.chat_update(channel=where[0], ts=where[1], text=text, blocks=blocks)
         except SlackApiError as exc:

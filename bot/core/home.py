@@ -7,12 +7,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from bot.blocks.alerts import AlertItem
 from bot.blocks.home import HOME_MAX_SENDS, HomeData, SendRow, SpendRow, home_blocks
 from bot.core.alerts import due_items
-from bot.store.models import Contact, OutboundMessage
+from bot.store import outbound
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -35,13 +33,7 @@ def _windows(rt: Runtime, teams: list[Any], now: datetime) -> list[AlertItem]:
 
 def _sends(rt: Runtime, user_id: str) -> list[SendRow]:
     with rt.store.session() as session:
-        rows = session.execute(
-            select(OutboundMessage, Contact)
-            .join(Contact, Contact.id == OutboundMessage.contact_id)
-            .where(OutboundMessage.agent_user_id == user_id)
-            .order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc())
-            .limit(HOME_MAX_SENDS)
-        ).all()
+        rows = outbound.sends_of_agent(session, user_id, HOME_MAX_SENDS)
     sends = []
     for message, contact in rows:
         channel = rt.config.channel(message.channel_id)
@@ -68,26 +60,11 @@ def _spend(rt: Runtime, teams: list[Any], day: datetime) -> dict[str, list[Spend
     if not ids:
         return {}
     with rt.store.session() as session:
-        rows = session.execute(
-            select(
-                OutboundMessage.team_id,
-                OutboundMessage.category,
-                OutboundMessage.currency,
-                func.sum(OutboundMessage.estimated_price),
-                func.count(OutboundMessage.id),
-            )
-            .where(
-                OutboundMessage.team_id.in_(ids),
-                OutboundMessage.charge == "paid",
-                OutboundMessage.created_at >= day,
-                OutboundMessage.created_at < day + timedelta(days=1),
-            )
-            .group_by(OutboundMessage.team_id, OutboundMessage.category, OutboundMessage.currency)
-        ).all()
+        rows = outbound.paid_spend(session, ids, day, day + timedelta(days=1))
     names = {team.id: team.name for team in teams}
     spend: dict[str, list[SpendRow]] = {names[i]: [] for i in ids}
     for team_id, category, currency, amount, count in rows:
-        spend[names[team_id]].append(SpendRow(category, currency, float(amount or 0.0), int(count)))
+        spend[names[team_id]].append(SpendRow(category, currency, amount, count))
     return spend
 
 

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, null, select
 from sqlalchemy.orm import Session
 
 from bot.bsp.base import (
@@ -27,30 +26,16 @@ from bot.bsp.base import (
     WebhookErrors,
     WebhookEvent,
 )
+from bot.rules.status import is_ranked
 from bot.rules.windows import CTWA_REPLY_DEADLINE, FEP_DURATION, compute_windows
-from bot.store import repository
-from bot.store.db import Store, dialect_insert
-from bot.store.models import CustomerEvent, OutboundMessage, StatusEvent, Window
+from bot.store import contacts as contact_rows
+from bot.store import events as event_rows
+from bot.store import outbound as outbound_rows
+from bot.store import windows as window_rows
+from bot.store.db import Store
+from bot.store.models import CustomerEvent, OutboundMessage, Window
 
 log = logging.getLogger(__name__)
-
-STATUS_RANKS = repository.STATUS_RANKS
-# Which status wins, whatever order they arrive in: `failed` beats sent/delivered (terminal) but
-# never read/played (they prove the message arrived). A function of the set of statuses seen,
-# so shuffled deliveries end in the same state.
-_PRECEDENCE: dict[str, float] = {
-    "pending": 0,
-    "accepted": 1,
-    "unknown": 1,
-    "sent": 2,
-    "delivered": 3,
-    "failed": 3.5,
-    "read": 4,
-    "played": 5,
-}
-
-WINDOW_KINDS = ("customer_care", "ctwa", "ctwa_pending")
-
 
 @dataclass
 class IngestReport:
@@ -93,9 +78,9 @@ def ingest_events(
         # the outbound messages they move are written and read once per batch, not per event.
         statuses = [event for event in events if isinstance(event, StatusUpdate)]
         new_statuses = _insert_status_events(session, channel_id, statuses)
-        outbound = _outbound_by_message_id(session, channel_id, {s.message_id for s in statuses})
+        outbound = outbound_rows.outbound_by_message_id(session, channel_id, {s.message_id for s in statuses})
         facts = _Facts(channel_id)
-        contacts = repository.ContactBatch(
+        contacts = contact_rows.ContactBatch(
             session,
             [e.wa_id for e in events if isinstance(e, InboundMessage)]
             + [s.recipient_wa_id for s in statuses if s.status == "sent" or s.conversation_id],
@@ -120,7 +105,7 @@ def ingest_events(
                     facts,
                 )
             elif isinstance(event, NumberChanged):
-                contact = repository.move_contact_number(session, event.old_wa_id, event.new_wa_id, now)
+                contact = contact_rows.move_contact_number(session, event.old_wa_id, event.new_wa_id, now)
                 contacts.forget()
                 report.numbers_changed += 1
                 if contact is not None:
@@ -133,7 +118,7 @@ def ingest_events(
                     log.warning(
                         "channel %s: provider reported error %s %s", channel_id, error.code, error.title
                     )
-        facts.insert(session, report)
+        facts.write(session, report)
         recompute_windows_of(session, channel_id, touched, now)
         report.contacts_touched = len(touched)
     return report
@@ -144,19 +129,7 @@ def record_business_message(
 ) -> None:
     """We sent `message_id` to the contact at `at` (accepted by the BSP): store it as a business
     event (a reply that may open the FEP) and recompute that contact's windows rows."""
-    _insert_ignore(
-        session,
-        CustomerEvent.__table__,  # type: ignore[arg-type]
-        {
-            "channel_id": channel_id,
-            "contact_id": contact_id,
-            "kind": "business",
-            "ref": message_id,
-            "at": at,
-            "from_ad": False,
-        },
-        ("channel_id", "kind", "ref"),
-    )
+    event_rows.record_business_event(session, channel_id, contact_id, message_id, at)
     recompute_windows(session, channel_id, contact_id, at)
 
 
@@ -170,7 +143,7 @@ def _inbound(
     now: datetime,
     report: IngestReport,
     touched: set[int],
-    contacts: repository.ContactBatch,
+    contacts: contact_rows.ContactBatch,
     facts: _Facts,
 ) -> None:
     if event.type == "system":  # identity notices: not the customer writing
@@ -224,23 +197,15 @@ class _Facts:
                 "from_ad": from_ad,
                 "origin": origin,
                 "expires_at": expires_at,
-                "data": data if data is not None else null(),  # SQL NULL, not JSON null
+                "data": data,
             },
         )
 
-    def insert(self, session: Session, report: IngestReport) -> None:
-        if not self.rows:
-            return
-        table: Table = CustomerEvent.__table__  # type: ignore[assignment]
-        stmt = (
-            dialect_insert(session, table)
-            .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
-            .returning(table.c.kind)
-        )
-        for row in session.execute(stmt, list(self.rows.values())):
-            if row.kind == "customer":
+    def write(self, session: Session, report: IngestReport) -> None:
+        for kind in event_rows.insert_customer_events(session, list(self.rows.values())):
+            if kind == "customer":
                 report.customer_messages += 1
-            elif row.kind == "conversation":
+            elif kind == "conversation":
                 report.conversations += 1
 
 
@@ -266,43 +231,13 @@ def _insert_status_events(
                 "message_id": event.message_id,
                 "status": event.status,
                 "at": event.at,
-                "data": _status_data(event) or null(),  # SQL NULL, not JSON null
+                "data": _status_data(event),
             },
         )
-    table: Table = StatusEvent.__table__  # type: ignore[assignment]
-    values = list(rows.values())
-    new: set[tuple[str, str]] = set()
-    if values:
-        stmt = (
-            dialect_insert(session, table)
-            .on_conflict_do_nothing(index_elements=["channel_id", "message_id", "status"])
-            .returning(table.c.message_id, table.c.status)
-        )
-        new.update((row.message_id, row.status) for row in session.execute(stmt, values))
-    return new
+    return event_rows.insert_status_events(session, list(rows.values()))
 
 
-def _outbound_by_message_id(
-    session: Session, channel_id: str, message_ids: set[str]
-) -> dict[str, OutboundMessage]:
-    """The app's outbound messages that these statuses are about, in one query per chunk."""
-    found: dict[str, OutboundMessage] = {}
-    ids = sorted(message_ids)
-    for start in range(0, len(ids), _BULK_ROWS):
-        rows = session.scalars(
-            select(OutboundMessage).where(
-                OutboundMessage.channel_id == channel_id,
-                OutboundMessage.bsp_message_id.in_(ids[start : start + _BULK_ROWS]),
-            )
-        )
-        for row in rows:
-            if row.bsp_message_id is not None:
-                found[row.bsp_message_id] = row
-    return found
-
-
-# Rows per multi-row statement: far below SQLite's bound-parameter cap.
-_BULK_ROWS = 500
+_BULK_ROWS = event_rows.BULK_ROWS
 
 
 def _status(
@@ -314,7 +249,7 @@ def _status(
     touched: set[int],
     new: bool,
     outbound: OutboundMessage | None,
-    contacts: repository.ContactBatch,
+    contacts: contact_rows.ContactBatch,
     facts: _Facts,
 ) -> None:
     # Applied even to a status seen before: the webhook can beat the send's own bookkeeping
@@ -322,7 +257,7 @@ def _status(
     moved = outbound is not None and _advance(outbound, event, now)
     if moved and outbound is not None:
         report.status_changes.append((outbound.id, outbound.status))
-    if new and (moved or (outbound is None and event.status in STATUS_RANKS)):
+    if new and (moved or (outbound is None and is_ranked(event.status))):
         report.statuses_applied += 1
     else:
         report.statuses_ignored += 1
@@ -351,24 +286,19 @@ def _status(
 
 def _advance(row: OutboundMessage, event: StatusUpdate, now: datetime) -> bool:
     """Move the message's status forward (never back); True if it changed."""
-    status = event.status
-    if status not in _PRECEDENCE or _PRECEDENCE[status] <= _PRECEDENCE.get(row.status, 0):
-        return False
-    row.status = status
-    row.status_rank = STATUS_RANKS[status]
-    row.status_at = event.at
-    if status == "failed":
-        first = event.errors[0] if event.errors else None
-        row.error_code = first.code if first else None
-        row.error_detail = ((first.detail or first.title) if first else None) or None
-    else:
-        row.error_code = row.error_detail = None
-    row.updated_at = now
-    return True
+    first = event.errors[0] if event.errors else None
+    return outbound_rows.advance_status(
+        row,
+        event.status,
+        event.at,
+        error_code=first.code if first else None,
+        error_detail=((first.detail or first.title) if first else None) or None,
+        now=now,
+    )
 
 
 def _status_contact(
-    event: StatusUpdate, outbound: OutboundMessage | None, contacts: repository.ContactBatch, now: datetime
+    event: StatusUpdate, outbound: OutboundMessage | None, contacts: contact_rows.ContactBatch, now: datetime
 ) -> int | None:
     if outbound is not None:
         return outbound.contact_id
@@ -400,18 +330,8 @@ def recompute_windows_of(
     ids = sorted(set(contact_ids))
     for start in range(0, len(ids), _BULK_ROWS):
         chunk = ids[start : start + _BULK_ROWS]
-        events: dict[int, list[CustomerEvent]] = {contact_id: [] for contact_id in chunk}
-        for event_row in session.scalars(
-            select(CustomerEvent).where(
-                CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id.in_(chunk)
-            )
-        ):
-            events[event_row.contact_id].append(event_row)
-        current: dict[int, dict[str, Window]] = {contact_id: {} for contact_id in chunk}
-        for window_row in session.scalars(
-            select(Window).where(Window.channel_id == channel_id, Window.contact_id.in_(chunk))
-        ):
-            current[window_row.contact_id][window_row.kind] = window_row
+        events = event_rows.customer_event_rows_of(session, channel_id, chunk)
+        current = window_rows.window_rows_of(session, channel_id, chunk)
         for contact_id in chunk:
             _apply_windows(session, channel_id, contact_id, events[contact_id], current[contact_id], now)
     session.flush()
@@ -427,7 +347,7 @@ def _apply_windows(
 ) -> None:
     newest = max((row.at for row in rows), default=None)
     at = max(now, newest) if newest is not None else now
-    windows = compute_windows(repository.events_of(rows), at)
+    windows = compute_windows(event_rows.events_of(rows), at)
 
     wanted: dict[str, tuple[datetime | None, datetime]] = {}
     care = windows.customer_care
@@ -442,56 +362,16 @@ def _apply_windows(
         )
     for kind, stale in current.items():
         if kind not in wanted:
-            session.delete(stale)
+            window_rows.delete_window(session, stale)
     for kind, (opened_at, expires_at) in wanted.items():
         row = current.get(kind)
         if row is None:
-            _upsert_window(session, channel_id, contact_id, kind, opened_at, expires_at, now)
+            window_rows.upsert_window(session, channel_id, contact_id, kind, opened_at, expires_at, now)
         elif (row.opened_at, row.expires_at) != (opened_at, expires_at):
-            row.opened_at, row.expires_at, row.updated_at = opened_at, expires_at, now
-
-
-def _upsert_window(
-    session: Session,
-    channel_id: str,
-    contact_id: int,
-    kind: str,
-    opened_at: datetime | None,
-    expires_at: datetime,
-    now: datetime,
-) -> None:
-    table: Table = Window.__table__  # type: ignore[assignment]
-    values = {
-        "channel_id": channel_id,
-        "contact_id": contact_id,
-        "kind": kind,
-        "opened_at": opened_at,
-        "expires_at": expires_at,
-        "updated_at": now,
-    }
-    insert = dialect_insert(session, table).values(**values)
-    # INSERT .. ON CONFLICT DO UPDATE: two instances recomputing one contact never collide.
-    stmt = insert.on_conflict_do_update(
-        index_elements=["channel_id", "contact_id", "kind"],
-        set_={"opened_at": opened_at, "expires_at": expires_at, "updated_at": now},
-    )
-    session.execute(stmt)
+            window_rows.update_window(row, opened_at, expires_at, now)
 
 
 # ---- plumbing -----------------------------------------------------------------------------------
-
-
-def _insert_ignore(session: Session, table: Table, values: Mapping[str, Any], keys: Sequence[str]) -> bool:
-    """INSERT .. ON CONFLICT (keys) DO NOTHING; True if the row is new."""
-    # None values are left out so JSON columns hold SQL NULL, not JSON `null`.
-    present = {key: value for key, value in values.items() if value is not None}
-    stmt = (
-        dialect_insert(session, table)
-        .values(**present)
-        .on_conflict_do_nothing(index_elements=list(keys))
-        .returning(table.c.id)  # rowcount is not reliable here across drivers; RETURNING is
-    )
-    return session.execute(stmt).first() is not None
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,15 +15,15 @@ from datetime import datetime
 import phonenumbers
 
 from bot.blocks.state import Option, ScreenInputs, ScreenState
-from bot.bsp.base import SessionData
 from bot.config import ChannelConfig, TeamConfig
+from bot.core.sending import session_data_of
 from bot.core.windows_report import sessions_report
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import Template
 from bot.runtime import Runtime
-from bot.store import repository
+from bot.store import contacts
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,7 @@ def resolve_contact(rt: Runtime, inputs: ScreenInputs) -> ContactChoice:
         looks_like_number = sum(ch.isdigit() for ch in query) >= max(3, len(query) // 2)
         if looks_like_number:
             return ContactChoice(None, None, f"screen.errors.phone_{exc.reason}")
-    with rt.store.session() as session:
-        found = repository.search_contacts(session, query, limit=2)
-        matches = [(c.e164, c.name) for c in found if c.e164]
+    matches = search_known(rt, query, limit=2)
     if len(matches) == 1:
         e164, name = matches[0]
         return ContactChoice(e164, _label(name, e164), None)
@@ -78,9 +76,16 @@ def resolve_contact(rt: Runtime, inputs: ScreenInputs) -> ContactChoice:
 
 def _known(rt: Runtime, e164: str) -> ContactChoice:
     with rt.store.session() as session:
-        contact = repository.find_contact(session, phone=e164)
+        contact = contacts.find_contact(session, phone=e164)
         name = contact.name if contact is not None else None
     return ContactChoice(e164, _label(name, e164), None)
+
+
+def search_known(rt: Runtime, query: str, limit: int) -> list[tuple[str, str | None]]:
+    """(E.164, name) of the known contacts whose name or number matches `query` (the search box)."""
+    with rt.store.session() as session:
+        found = contacts.search_contacts(session, query, limit=limit)
+        return [(c.e164, c.name) for c in found if c.e164]
 
 
 def _label(name: str | None, e164: str) -> str:
@@ -141,7 +146,7 @@ def build_screen_state(
         return state
 
     channel = rt.channel(inputs.channel_id)
-    session_data = _session_data(rt, channel)
+    session_data = session_data_of(rt, channel.id)
     state.session_data = session_data
     if contact.e164:
         report = sessions_report(rt.store, channel, session_data, contact.e164, now, rt.rules)
@@ -169,11 +174,3 @@ def charge_signature(category: Category, charge: Charge) -> str:
     """What the agent was shown for a category's cost, compact enough for private_metadata."""
     price = "" if charge.price is None else f"{charge.price:g}"
     return f"{category.value}:{charge.charge}:{price}"
-
-
-def _session_data(rt: Runtime, channel: ChannelConfig) -> SessionData:
-    try:
-        return rt.provider(channel.id).session_data
-    except Exception as exc:  # a misconfigured channel must not break the screen of the others
-        log.warning("channel %s: provider unavailable: %s", channel.id, exc)
-        return SessionData.NONE

@@ -7,22 +7,23 @@ it is never retried blindly: the agent decides, having seen what happened.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.blocks.text import format_time
 from bot.bsp.base import BspError, SessionData, TemplateSend
+from bot.config import TeamConfig
 from bot.core.windows_report import SessionsReport, sessions_report
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import Template, missing_variables, unknown_variables
-from bot.store import repository
-from bot.store.models import OutboundMessage
+from bot.store import contacts, outbound
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -63,11 +64,30 @@ class SendOutcome:
     error: BspError | None = None
 
 
-def allowed_channels(
-    rt: Runtime, user_id: str, usergroup_members: Mapping[str, set[str]]
-) -> dict[str, set[str]]:
-    """team id -> the channel ids the user may use through that team."""
-    return {team.id: set(team.channels) for team in rt.config.teams_of_user(user_id, usergroup_members)}
+def session_data_of(rt: Runtime, channel_id: str) -> SessionData:
+    """What the channel's BSP reports about windows. A channel whose provider cannot be built
+    answers NONE (logged): a misconfigured channel must not break the screen of the others."""
+    try:
+        return rt.provider(channel_id).session_data
+    except Exception as exc:
+        log.warning("channel %s: provider unavailable: %s", channel_id, exc)
+        return SessionData.NONE
+
+
+def permission_problem(
+    rt: Runtime, teams: Sequence[TeamConfig], team_id: str | None, channel_id: str | None
+) -> Problem | None:
+    """Who may send where: the user acts for `teams`; `team_id` must be one of them and
+    `channel_id` a configured channel of that team. Checked before anything else, so a crafted
+    request naming another team's channel learns nothing about that channel."""
+    if not teams:
+        return Problem("team", "no_team")
+    team = next((t for t in teams if t.id == team_id), None)
+    if team is None:
+        return Problem("team", "team_not_allowed")
+    if channel_id not in team.channels or rt.config.channel(channel_id) is None:
+        return Problem("channel", "channel_not_allowed")
+    return None
 
 
 def validate(
@@ -79,13 +99,10 @@ def validate(
 ) -> tuple[list[Problem], SessionsReport | None]:
     """Everything that can be checked before a BSP is called, at submit time."""
     problems: list[Problem] = []
-    teams = allowed_channels(rt, req.agent_user_id, usergroup_members)
-    if not teams:
-        return [Problem("team", "no_team")], None
-    if req.team_id not in teams:
-        return [Problem("team", "team_not_allowed")], None
-    if req.channel_id not in teams[req.team_id] or rt.config.channel(req.channel_id) is None:
-        return [Problem("channel", "channel_not_allowed")], None
+    teams = rt.config.teams_of_user(req.agent_user_id, usergroup_members)
+    denied = permission_problem(rt, teams, req.team_id, req.channel_id)
+    if denied is not None:
+        return [denied], None
     channel = rt.channel(req.channel_id)
     provider = rt.provider(req.channel_id)
     report = sessions_report(rt.store, channel, provider.session_data, req.contact_e164, now, rt.rules)
@@ -116,13 +133,50 @@ def validate(
 
 
 async def send(rt: Runtime, req: SendRequest, *, report: SessionsReport | None, now: datetime) -> SendOutcome:
-    """Record, then send once. Validation must have passed."""
+    """Record, then send once. Validation must have passed. The database work runs off the
+    event loop."""
     charge = None
     if report is not None:
         charge = report.charges.get(req.category)
+    recorded = await asyncio.to_thread(_record, rt, req, charge, now)
+    if isinstance(recorded, SendOutcome):
+        return recorded  # a double submit: sent (or being sent) already
+    outbound_id, contact_id, to = recorded
+
+    provider = rt.provider(req.channel_id)
+    try:
+        if req.template is not None:
+            result = await provider.send_template(to, TemplateSend(req.template, dict(req.values)))
+        else:
+            result = await provider.send_text(to, req.text or "")
+    except BspError as exc:
+        status = "unknown" if exc.outcome_unknown else "failed"
+        log.warning(
+            "send %s on channel %s to %s: %s (%s)",
+            outbound_id,
+            req.channel_id,
+            phones.mask_phone(req.contact_e164),
+            status,
+            exc.code,
+        )
+        await asyncio.to_thread(_record_failure, rt, outbound_id, status, exc, now)
+        return SendOutcome(outbound_id, status, False, charge, None, exc)
+
+    await asyncio.to_thread(
+        _record_accepted, rt, req.channel_id, outbound_id, contact_id, result.message_id, result.wa_id, now
+    )
+    log.info("sent %s on channel %s to %s", outbound_id, req.channel_id, phones.mask_phone(req.contact_e164))
+    return SendOutcome(outbound_id, "accepted", False, charge, result.message_id)
+
+
+def _record(
+    rt: Runtime, req: SendRequest, charge: Charge | None, now: datetime
+) -> SendOutcome | tuple[int, int, str]:
+    """Store the send as pending under its idempotency key: (outbound id, contact id, where to
+    send), or the outcome of the first submit when this key was seen before."""
     with rt.store.session() as session:
-        contact = repository.upsert_contact(session, e164=req.contact_e164, now=now)
-        row, created = repository.create_outbound(
+        contact = contacts.upsert_contact(session, e164=req.contact_e164, now=now)
+        row, created = outbound.create_outbound(
             session,
             idempotency_key=req.idempotency_key,
             channel_id=req.channel_id,
@@ -141,49 +195,30 @@ async def send(rt: Runtime, req: SendRequest, *, report: SessionsReport | None, 
             currency=charge.currency if charge else None,
             now=now,
         )
-        outbound_id, contact_id = row.id, contact.id
         if not created:
             return SendOutcome(row.id, row.status, True, charge, row.bsp_message_id)
         to = contact.wa_id and phones.wa_id_to_e164(contact.wa_id) or req.contact_e164
+        return row.id, contact.id, to
 
-    provider = rt.provider(req.channel_id)
-    try:
-        if req.template is not None:
-            result = await provider.send_template(to, TemplateSend(req.template, dict(req.values)))
-        else:
-            result = await provider.send_text(to, req.text or "")
-    except BspError as exc:
-        status = "unknown" if exc.outcome_unknown else "failed"
-        log.warning(
-            "send %s on channel %s to %s: %s (%s)",
-            outbound_id,
-            req.channel_id,
-            phones.mask_phone(req.contact_e164),
-            status,
-            exc.code,
-        )
-        with rt.store.session() as session:
-            row_ = session.get(OutboundMessage, outbound_id)
-            assert row_ is not None
-            row_.status = status
-            row_.status_rank = repository.STATUS_RANKS[status]
-            row_.error_code = exc.code
-            row_.error_detail = exc.message[:2000]
-            row_.updated_at = now
-        return SendOutcome(outbound_id, status, False, charge, None, exc)
 
+def _record_failure(rt: Runtime, outbound_id: int, status: str, exc: BspError, now: datetime) -> None:
+    with rt.store.session() as session:
+        outbound.mark_send_failed(session, outbound_id, status, exc.code, exc.message[:2000], now)
+
+
+def _record_accepted(
+    rt: Runtime,
+    channel_id: str,
+    outbound_id: int,
+    contact_id: int,
+    message_id: str,
+    wa_id: str | None,
+    now: datetime,
+) -> None:
     from bot.core.ingest import record_business_message
 
     with rt.store.session() as session:
-        row_ = session.get(OutboundMessage, outbound_id)
-        assert row_ is not None
-        row_.bsp_message_id = result.message_id
-        row_.wa_id = result.wa_id
-        if row_.status in ("pending", "unknown"):
-            row_.status, row_.status_rank = "accepted", 1
-        row_.updated_at = now
-        if result.wa_id:
-            repository.set_contact_wa_id(session, contact_id, result.wa_id, now=now)
-        record_business_message(session, req.channel_id, contact_id, result.message_id, now)
-    log.info("sent %s on channel %s to %s", outbound_id, req.channel_id, phones.mask_phone(req.contact_e164))
-    return SendOutcome(outbound_id, "accepted", False, charge, result.message_id)
+        outbound.mark_send_accepted(session, outbound_id, message_id, wa_id, now)
+        if wa_id:
+            contacts.set_contact_wa_id(session, contact_id, wa_id, now=now)
+        record_business_message(session, channel_id, contact_id, message_id, now)

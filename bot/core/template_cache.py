@@ -9,30 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
-from bot.rules.templates import Template, TemplateButton, normalise_category
-from bot.store.models import TemplateCache as TemplateCacheRow
+from bot.bsp.base import Provider
+from bot.rules.templates import Template
+from bot.store.db import Store
+from bot.store.templates import load_templates, save_templates, template_from_json, template_to_json
 
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+__all__ = ["CachedTemplates", "TemplateCache", "template_from_json", "template_to_json"]
 
 log = logging.getLogger(__name__)
-
-
-def template_to_json(template: Template) -> dict[str, Any]:
-    data = asdict(template)
-    data["category"] = template.category.value if template.category else None
-    return data
-
-
-def template_from_json(data: dict[str, Any]) -> Template:
-    fields = dict(data)
-    fields["buttons"] = tuple(TemplateButton(**b) for b in fields.get("buttons") or ())
-    fields["category"] = normalise_category(fields["category"]) if fields.get("category") else None
-    return Template(**fields)
 
 
 @dataclass(frozen=True)
@@ -43,23 +31,30 @@ class CachedTemplates:
 
 
 class TemplateCache:
-    def __init__(self, runtime: Runtime) -> None:
-        self._rt = runtime
+    """The template lists of every channel: in memory, in the store, refreshed from the BSP."""
+
+    def __init__(
+        self,
+        store: Store,
+        providers: Callable[[str], Provider],
+        ttl: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self.ttl = ttl
+        self._clock = clock
         self._memory: dict[str, tuple[datetime, list[Template]]] = {}
         self._refreshing: dict[str, asyncio.Task[list[Template]]] = {}
         self._errors: dict[str, str] = {}
 
-    @property
-    def ttl(self) -> timedelta:
-        return timedelta(seconds=self._rt.config.templates.ttl_seconds)
-
     def _load_row(self, channel_id: str) -> tuple[datetime, list[Template]] | None:
-        with self._rt.store.session() as session:
-            row = session.get(TemplateCacheRow, channel_id)
-            if row is None:
-                return None
-            templates = [template_from_json(t) for t in row.templates.get("templates", [])]
-            return row.fetched_at, templates
+        with self._store.session() as session:
+            return load_templates(session, channel_id)
+
+    def _save_row(self, channel_id: str, templates: list[Template], fetched_at: datetime) -> None:
+        with self._store.session() as session:
+            save_templates(session, channel_id, templates, fetched_at)
 
     def get(self, channel_id: str, *, revalidate: bool = True) -> CachedTemplates:
         """What is cached now; never waits on the BSP."""
@@ -68,7 +63,7 @@ class TemplateCache:
             entry = self._load_row(channel_id)
             if entry is not None:
                 self._memory[channel_id] = entry
-        now = self._rt.now()
+        now = self._clock()
         if entry is None:
             if revalidate:
                 self.refresh_in_background(channel_id)
@@ -102,7 +97,7 @@ class TemplateCache:
 
     async def refresh(self, channel_id: str) -> list[Template]:
         """Fetch from the BSP now and store; on failure keep what was cached."""
-        provider = self._rt.provider(channel_id)
+        provider = self._providers(channel_id)
         try:
             templates = await provider.list_templates()
         except Exception as exc:
@@ -110,15 +105,8 @@ class TemplateCache:
             log.warning("template refresh failed for channel %s: %s", channel_id, type(exc).__name__)
             raise
         self._errors.pop(channel_id, None)
-        fetched_at = self._rt.now()
-        payload = {"templates": [template_to_json(t) for t in templates]}
-        with self._rt.store.session() as session:
-            row = session.get(TemplateCacheRow, channel_id)
-            if row is None:
-                session.add(TemplateCacheRow(channel_id=channel_id, fetched_at=fetched_at, templates=payload))
-            else:
-                row.fetched_at = fetched_at
-                row.templates = payload
+        fetched_at = self._clock()
+        await asyncio.to_thread(self._save_row, channel_id, templates, fetched_at)
         self._memory[channel_id] = (fetched_at, templates)
         return templates
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -24,7 +24,7 @@ from starlette.routing import Route
 from bot.bsp.base import WebhookEvent, WebhookShapeError
 from bot.core.ingest import IngestReport, ingest_events
 from bot.runtime import Runtime
-from bot.store.models import WebhookDelivery
+from bot.store import deliveries
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,18 @@ _Incoming = tuple[str, bytes, list[WebhookEvent] | None, "asyncio.Future[int]"]
 class WebhookProcessor:
     """Drains stored deliveries off the event loop, in order, batching whatever has queued up."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, slack: AsyncWebClient | None = None) -> None:
         self.rt = rt
+        self.slack = slack  # where delivery updates redraw the agents' confirmations (None: not redrawn)
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         self._incoming: asyncio.Queue[_Incoming] = asyncio.Queue()
         self._parsed: dict[int, list[WebhookEvent]] = {}  # delivery id -> events, until ingested
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def running(self) -> bool:
+        """Started (by the app's lifespan) and not stopped."""
+        return bool(self._tasks)
 
     def start(self) -> None:
         for delivery_id in self._unprocessed():
@@ -152,13 +158,7 @@ class WebhookProcessor:
 
     def _unprocessed(self) -> list[int]:
         with self.rt.store.session() as session:
-            return list(
-                session.scalars(
-                    select(WebhookDelivery.id)
-                    .where(WebhookDelivery.processed_at.is_(None))
-                    .order_by(WebhookDelivery.id)
-                )
-            )
+            return deliveries.unprocessed_ids(session)
 
     async def _run(self) -> None:
         while True:
@@ -183,10 +183,10 @@ class WebhookProcessor:
             if report.templates_changed:  # re-categorised or paused: no stale prices on screen
                 rt.templates.invalidate(channel_id)
             changed.extend(outbound_id for outbound_id, _ in report.status_changes)
-        if changed and rt.slack is not None:
+        if changed and self.slack is not None:
             from bot.core.confirmation import update_confirmations
 
-            await update_confirmations(rt, rt.slack, changed)
+            await update_confirmations(rt, self.slack, changed)
         return processed
 
 
@@ -197,25 +197,21 @@ def process_deliveries(
     them processed. Idempotent: a delivery processed twice changes nothing. A batch that fails is
     retried one delivery at a time, so one bad delivery never holds back the others."""
     with rt.store.session() as session:
-        rows = session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.channel_id, WebhookDelivery.body)
-            .where(WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.processed_at.is_(None))
-            .order_by(WebhookDelivery.id)
-        ).all()
+        rows = deliveries.unprocessed_bodies(session, delivery_ids)
     runs: list[tuple[str, list[tuple[int, bytes]]]] = []
-    for row in rows:
-        if runs and runs[-1][0] == row.channel_id:
-            runs[-1][1].append((row.id, row.body))
+    for delivery_id, channel_id, body in rows:
+        if runs and runs[-1][0] == channel_id:
+            runs[-1][1].append((delivery_id, body))
         else:
-            runs.append((row.channel_id, [(row.id, row.body)]))
+            runs.append((channel_id, [(delivery_id, body)]))
     results = []
-    for channel_id, deliveries in runs:
+    for channel_id, run in runs:
         try:
-            results.append(_ingest_run(rt, channel_id, deliveries, parsed or {}))
+            results.append(_ingest_run(rt, channel_id, run, parsed or {}))
         except Exception:
-            if len(deliveries) == 1:
+            if len(run) == 1:
                 raise
-            for delivery in deliveries:
+            for delivery in run:
                 try:
                     results.append(_ingest_run(rt, channel_id, [delivery], parsed or {}))
                 except Exception:
@@ -228,53 +224,44 @@ def process_deliveries(
 def _ingest_run(
     rt: Runtime,
     channel_id: str,
-    deliveries: Sequence[tuple[int, bytes]],
+    run: Sequence[tuple[int, bytes]],
     parsed: Mapping[int, list[WebhookEvent]],
 ) -> tuple[str, IngestReport]:
     now = rt.now()
-    ids = [delivery_id for delivery_id, _ in deliveries]
+    ids = [delivery_id for delivery_id, _ in run]
     try:
         events = [
             event
-            for delivery_id, raw in deliveries
+            for delivery_id, raw in run
             for event in (parsed.get(delivery_id) or parse_body(rt, channel_id, raw))
         ]
         report = ingest_events(rt.store, channel_id, events, now)
     except Exception as exc:
         if len(ids) == 1:
             with rt.store.session() as session:
-                session.execute(
-                    update(WebhookDelivery)
-                    .where(WebhookDelivery.id == ids[0])
-                    .values(error=f"{type(exc).__name__}: {exc}"[:2000])
-                )
+                deliveries.mark_error(session, ids[0], f"{type(exc).__name__}: {exc}")
         raise
     with rt.store.session() as session:
-        session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(processed_at=now, error=None)
-        )
+        deliveries.mark_processed(session, ids, now)
     return channel_id, report
 
 
 def store_deliveries(rt: Runtime, bodies: Sequence[tuple[str, bytes]], now: datetime) -> list[int]:
     """Insert accepted bodies in one transaction; their ids, in the order given."""
-    table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
-    rows = [{"channel_id": channel_id, "received_at": now, "body": raw} for channel_id, raw in bodies]
     with rt.store.session() as session:
-        result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        return [row.id for row in result]
+        return deliveries.insert_deliveries(session, bodies, now)
 
 
 def store_delivery(rt: Runtime, channel_id: str, raw: bytes, now: datetime) -> int:
+    """Insert one accepted body; its id."""
     with rt.store.session() as session:
-        row = WebhookDelivery(channel_id=channel_id, received_at=now, body=raw)
-        session.add(row)
-        session.flush()
-        return row.id
+        return deliveries.insert_delivery(session, channel_id, raw, now)
 
 
-def webhook_routes(rt: Runtime) -> list[Route]:
-    """The webhook endpoint, one URL per configured channel id."""
+def webhook_routes(rt: Runtime, processor: WebhookProcessor | None = None) -> list[Route]:
+    """The webhook endpoint, one URL per configured channel id. Accepted bodies go to `processor`
+    while it runs; otherwise (no processor, or an app served without its lifespan) they are only
+    stored, for the next start to process."""
 
     async def receive(request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
@@ -304,8 +291,8 @@ def webhook_routes(rt: Runtime) -> list[Route]:
             log.exception("webhook for %s: parser failed", channel_id)
             return _error(422, "unexpected_shape", problem=type(exc).__name__)
         try:
-            if rt.webhooks is not None:
-                await rt.webhooks.accept(channel_id, raw, events)
+            if processor is not None and processor.running:
+                await processor.accept(channel_id, raw, events)
             else:
                 await asyncio.to_thread(store_delivery, rt, channel_id, raw, rt.now())
         except Exception:

@@ -15,8 +15,9 @@ from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge, RuleSet, all_charges, era_at
 from bot.rules.windows import Windows, compute_windows
-from bot.store import repository
+from bot.store import contacts
 from bot.store.db import Store
+from bot.store.events import load_events
 
 if TYPE_CHECKING:
     pass
@@ -117,9 +118,9 @@ def sessions_report(
     supported = session_data is not SessionData.NONE
     contact_e164 = _as_e164(contact_phone)
     with store.session() as session:
-        contact = repository.find_contact(session, phone=contact_e164)
+        contact = contacts.find_contact(session, phone=contact_e164)
         events = (
-            repository.load_events(session, channel.id, contact.id)
+            load_events(session, channel.id, contact.id)
             if contact is not None and supported
             else []
         )

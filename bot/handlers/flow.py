@@ -6,6 +6,7 @@ of the view we last saw when something slow (a template refresh) lands.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -49,9 +50,21 @@ class HandlerContext:
         notice_params: Mapping[str, str] | None = None,
     ) -> ScreenState:
         teams = await self.teams_of(client, user_id)
-        return build_screen_state(
-            self.rt, inputs, teams=teams, now=self.rt.now(), notice=notice, notice_params=notice_params
+        # The database work runs off the event loop. A template refresh cannot start from that
+        # worker thread (it needs the loop), so the list is asked for again here, which starts
+        # the refresh a missing or stale list needs.
+        state = await asyncio.to_thread(
+            build_screen_state,
+            self.rt,
+            inputs,
+            teams=teams,
+            now=self.rt.now(),
+            notice=notice,
+            notice_params=notice_params,
         )
+        if state.inputs.channel_id is not None:
+            self.rt.templates.get(state.inputs.channel_id)
+        return state
 
     async def open_screen(
         self, client: AsyncWebClient, trigger_id: str, user_id: str, inputs: ScreenInputs

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.blocks import modal
 from bot.blocks.text import cut
-from bot.core.screen import display_number
+from bot.core.screen import display_number, search_known
 from bot.handlers.flow import HandlerContext
 from bot.rules import phones
-from bot.store import repository
 
 MAX_OPTIONS = 100  # Slack's cap for a select
 
@@ -24,11 +24,9 @@ def contact_options(ctx: HandlerContext, query: str) -> list[dict[str, Any]]:
         typed = phones.normalize_phone(query)
     except phones.InvalidPhone:
         typed = None
-    with ctx.rt.store.session() as session:
-        found = repository.search_contacts(session, query, limit=MAX_OPTIONS)
-        rows = [(c.e164, c.name) for c in found if c.e164]
+    rows: list[tuple[str, str | None]] = search_known(ctx.rt, query, limit=MAX_OPTIONS)
     if typed:
-        rows.insert(0, (typed, None))
+        rows = [(typed, None), *rows]
     for e164, name in rows:
         if e164 in seen:
             continue
@@ -42,6 +40,8 @@ def contact_options(ctx: HandlerContext, query: str) -> list[dict[str, Any]]:
 
 def register(app: AsyncApp, ctx: HandlerContext) -> None:
     async def search(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack(options=contact_options(ctx, (body.get("value") or "").strip()))
+        # The search reads the database: off the event loop.
+        options = await asyncio.to_thread(contact_options, ctx, (body.get("value") or "").strip())
+        await ack(options=options)
 
     app.options(modal.ACTION_CONTACT_SEARCH)(search)

@@ -3,6 +3,7 @@ it, send once through the channel's BSP and confirm to the agent."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from bot.blocks.state import ScreenInputs, read_inputs
 from bot.config import TeamConfig
 from bot.core.confirmation import post_confirmation
 from bot.core.screen import approved_of_category, charge_signature, resolve_contact
-from bot.core.sending import Problem, SendRequest, send, validate
+from bot.core.sending import Problem, SendRequest, permission_problem, send, validate
 from bot.core.windows_report import SessionsReport
 from bot.handlers.flow import HandlerContext
 from bot.rules.events import Category
@@ -49,15 +50,9 @@ def build_request(
         return None, [Problem("team", "choose_team")]
     if not inputs.channel_id:
         return None, [Problem("channel", "choose_channel")]
-    # Who may send where is checked before anything else: a crafted request naming another
-    # team's channel learns nothing about that channel.
-    if not teams:
-        return None, [Problem("team", "no_team")]
-    team = next((t for t in teams if t.id == inputs.team_id), None)
-    if team is None:
-        return None, [Problem("team", "team_not_allowed")]
-    if inputs.channel_id not in team.channels or rt.config.channel(inputs.channel_id) is None:
-        return None, [Problem("channel", "channel_not_allowed")]
+    denied = permission_problem(rt, teams, inputs.team_id, inputs.channel_id)
+    if denied is not None:
+        return None, [denied]
     if inputs.category is None:
         return None, [Problem("category", "choose_category")]
     common = dict(
@@ -81,6 +76,13 @@ def build_request(
     return SendRequest(**common, template=template, values=values), []  # type: ignore[arg-type]
 
 
+def _read_templates(request: SendRequest | None, problems: Sequence[Problem]) -> bool:
+    """build_request got as far as the channel's template list (an allowed template send)."""
+    return (request is not None and request.template is not None) or any(
+        problem.field == "template" for problem in problems
+    )
+
+
 def price_changed(inputs: ScreenInputs, report: SessionsReport | None) -> str | None:
     """The new charge signature when it differs from what the screen showed, else None."""
     if report is None or inputs.category is None or not inputs.seen_charge:
@@ -102,11 +104,16 @@ def register(app: AsyncApp, ctx: HandlerContext) -> None:
         if not inputs.idempotency_key:
             inputs.idempotency_key = view.get("id") or ""
         teams = await ctx.teams_of(client, user_id)
-        request, problems = build_request(ctx, user_id, inputs, teams)
+        # Database work (the contact, the windows) runs off the event loop.
+        request, problems = await asyncio.to_thread(build_request, ctx, user_id, inputs, teams)
+        if inputs.channel_id and _read_templates(request, problems):
+            # A template refresh cannot start from the worker thread: ask again on the event loop.
+            rt.templates.get(inputs.channel_id)
         report = None
         if request is not None:
-            problems, report = validate(
-                rt, request, usergroup_members=await ctx.members(client), now=rt.now()
+            members = await ctx.members(client)
+            problems, report = await asyncio.to_thread(
+                validate, rt, request, usergroup_members=members, now=rt.now()
             )
         if problems or request is None:
             await ack(response_action="errors", errors=_errors(ctx, view, problems))

@@ -17,6 +17,9 @@ from datetime import datetime, timedelta
 
 from bot.rules.events import BusinessMessage, Category, ConversationSeen, CustomerMessage, Event
 
+# The windows kept as `windows` rows (what the expiry scan and App Home read), by their row kind.
+WINDOW_KINDS = ("customer_care", "ctwa", "ctwa_pending")
+
 
 @dataclass(frozen=True)
 class CustomerCareWindow:

@@ -124,6 +124,11 @@ class Store:
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
                     connection.commit()
 
+    def ping(self) -> None:
+        """Ask the database something trivial (the health check); raises when it is unreachable."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         """Close every pooled connection (tests, shutdown)."""
         self.engine.dispose()

@@ -1,16 +1,16 @@
-"""Queries over the store: contacts, window events, outbound messages.
+"""Contacts: who a phone number, wa_id or business-scoped user id belongs to, and the search.
 
 Every function takes an open SQLAlchemy `Session` (from `Store.session()`); the caller owns the
-transaction. Inserts that can race (two webhooks for one new contact, a double submit) run
-inside a SAVEPOINT and fall back to reading the row the other transaction wrote, so they are
-safe on SQLite and PostgreSQL alike.
+transaction. Inserts that can race (two webhooks for one new contact) run inside a SAVEPOINT and
+fall back to reading the row the other transaction wrote, so they are safe on SQLite and
+PostgreSQL alike.
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,8 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.rules import phones
-from bot.rules.events import BusinessMessage, ConversationSeen, CustomerMessage, Event
-from bot.store.models import Contact, CustomerEvent, OutboundMessage
+from bot.store.models import Contact
 
 log = logging.getLogger(__name__)
 
@@ -320,160 +319,14 @@ def _prefix(column: Any, prefix: str) -> Any:
     return (column >= prefix) & (column < prefix + "\U0010ffff")
 
 
-# ---- window events ------------------------------------------------------------------------------
+def get_contact(session: Session, contact_id: int) -> Contact | None:
+    """The contact with this id."""
+    return session.get(Contact, contact_id)
 
 
-def load_events(session: Session, channel_id: str, contact_id: int) -> list[Event]:
-    """Every stored window-relevant fact about one contact on one channel, as rule events."""
-    rows = session.scalars(
-        select(CustomerEvent).where(
-            CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id == contact_id
-        )
-    )
-    return events_of(rows)
-
-
-def events_of(rows: Iterable[CustomerEvent]) -> list[Event]:
-    """Stored customer_events rows as the rules' events."""
-    return list(_to_events(rows))
-
-
-def _to_events(rows: Iterable[CustomerEvent]) -> Iterable[Event]:
-    for row in rows:
-        if row.kind == "customer":
-            yield CustomerMessage(message_id=row.ref, at=row.at, from_ad=bool(row.from_ad))
-        elif row.kind == "business":
-            yield BusinessMessage(message_id=row.ref, at=row.at)
-        elif row.kind == "conversation" and row.expires_at is not None:
-            yield ConversationSeen(
-                conversation_id=row.ref, origin=row.origin or "", expires_at=row.expires_at
-            )
-
-
-# ---- outbound messages --------------------------------------------------------------------------
-
-
-def create_outbound(
-    session: Session,
-    *,
-    idempotency_key: str,
-    channel_id: str,
-    contact_id: int,
-    agent_user_id: str,
-    team_id: str,
-    kind: str,
-    category: str,
-    template_name: str | None,
-    language: str | None,
-    parameters: dict[str, Any] | None,
-    text: str | None,
-    status: str,
-    charge: str | None,
-    estimated_price: float | None,
-    currency: str | None,
-    now: datetime,
-) -> tuple[OutboundMessage, bool]:
-    """Insert the send under its idempotency key, or return the row already there.
-
-    Returns (row, created). A double submit (same key, even concurrently) gets created=False and
-    the first row, so the message goes out once.
-    """
-
-    def find() -> OutboundMessage | None:
-        return session.scalar(
-            select(OutboundMessage).where(OutboundMessage.idempotency_key == idempotency_key)
-        )
-
-    existing = find()
-    if existing is not None:
-        return existing, False
-
-    def insert() -> OutboundMessage:
-        row = OutboundMessage(
-            idempotency_key=idempotency_key,
-            channel_id=channel_id,
-            contact_id=contact_id,
-            agent_user_id=agent_user_id,
-            team_id=team_id,
-            kind=kind,
-            category=category,
-            template_name=template_name,
-            language=language,
-            parameters=parameters,
-            text=text,
-            status=status,
-            status_rank=STATUS_RANKS.get(status, 0),
-            charge=charge,
-            estimated_price=estimated_price,
-            currency=currency,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-        return row
-
-    created = True
-    try:
-        with session.begin_nested():
-            row = insert()
-    except IntegrityError:
-        found = find()
-        if found is None:
-            raise
-        row, created = found, False
-    return row, created
-
-
-# Delivery status ranks: a row only moves forward. `failed` is terminal (nothing after it but a
-# read/played, which prove delivery), and never overrides read/played.
-STATUS_RANKS: dict[str, int] = {
-    "pending": 0,
-    "accepted": 1,
-    "unknown": 1,
-    "sent": 2,
-    "delivered": 3,
-    "read": 4,
-    "played": 5,
-    "failed": 6,
-}
-
-
-def recent_outbound(
-    session: Session,
-    *,
-    agent_user_id: str | None = None,
-    team_ids: Sequence[str] | None = None,
-    since: datetime | None = None,
-    limit: int = 20,
-) -> list[OutboundMessage]:
-    """The newest sends, optionally of one agent, of some teams, after `since`."""
-    stmt = select(OutboundMessage)
-    if agent_user_id is not None:
-        stmt = stmt.where(OutboundMessage.agent_user_id == agent_user_id)
-    if team_ids is not None:
-        stmt = stmt.where(OutboundMessage.team_id.in_(list(team_ids)))
-    if since is not None:
-        stmt = stmt.where(OutboundMessage.created_at >= since)
-    stmt = stmt.order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc()).limit(limit)
-    return list(session.scalars(stmt))
-
-
-def last_outbound(session: Session, channel_id: str, contact_id: int) -> OutboundMessage | None:
-    """The newest send to this contact on this channel (who talked to them last)."""
-    return session.scalars(
-        select(OutboundMessage)
-        .where(OutboundMessage.channel_id == channel_id, OutboundMessage.contact_id == contact_id)
-        .order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc())
-        .limit(1)
-    ).first()
-
-
-def set_confirmation(session: Session, outbound_id: int, slack_channel: str, slack_ts: str) -> None:
-    """Where the agent's confirmation message is, so delivery updates can edit it."""
-    row = session.get(OutboundMessage, outbound_id)
-    if row is None:
-        return
-    row.slack_channel = slack_channel
-    row.slack_ts = slack_ts
-    session.flush()
+def contacts_by_id(session: Session, contact_ids: Iterable[int]) -> dict[int, Contact]:
+    """The contacts with these ids, by id (missing ones left out)."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))}

@@ -1,0 +1,100 @@
+"""`alert_claims`: one row per (window, expiry, Slack channel) an expiry alert goes to.
+
+The unique key makes claiming exactly-once across instances and restarts; a lease (an UPDATE ..
+RETURNING, FOR UPDATE SKIP LOCKED on PostgreSQL) lets one instance at a time post a claim. The
+protocol itself is described in `bot.core.alerts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.store.db import dialect_insert
+from bot.store.models import AlertClaim
+
+_CLAIM_KEY = ["channel_id", "contact_id", "kind", "expires_at", "slack_channel"]
+
+
+def _table() -> Table:
+    return AlertClaim.__table__  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class LeasedClaim:
+    """A claim this instance holds the lease of."""
+
+    id: int
+    channel_id: str
+    contact_id: int
+    kind: str
+    expires_at: datetime
+    slack_channel: str
+    attempts: int
+
+
+def insert_claims(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert the claims not there yet (ON CONFLICT DO NOTHING on the claim key); how many were new.
+    One cached statement run with many parameter sets (SQLAlchemy's "insertmanyvalues"): no
+    per-scan SQL compilation, batched under the drivers' parameter limits, RETURNING kept."""
+    if not rows:
+        return 0
+    table = _table()
+    stmt = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing(index_elements=_CLAIM_KEY)
+        .returning(table.c.id)
+    )
+    return len(session.execute(stmt, list(rows)).all())
+
+
+def lease_claims(
+    session: Session, now: datetime, lease_until: datetime, instance_id: str, limit: int
+) -> list[LeasedClaim]:
+    """Lease up to `limit` unposted claims whose turn has come (not leased, or the lease ran out;
+    no retry scheduled later than `now`). The caller commits before posting."""
+    table = _table()
+    c = table.c
+    turn = and_(
+        c.posted_at.is_(None),
+        or_(c.lease_until.is_(None), c.lease_until < now),
+        or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+    )
+    candidates = select(c.id).where(turn).order_by(c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    stmt = (
+        update(table)
+        # `turn` again: on PostgreSQL a row another instance leased meanwhile is re-checked here.
+        .where(c.id.in_(candidates.scalar_subquery()), turn)
+        .values(lease_until=lease_until, claimed_by=instance_id)
+        .returning(c.id, c.channel_id, c.contact_id, c.kind, c.expires_at, c.slack_channel, c.attempts)
+    )
+    return [LeasedClaim(*row) for row in session.execute(stmt).all()]
+
+
+def mark_posted(session: Session, ids: Sequence[int], ts: str | None, now: datetime) -> None:
+    """The claims are done: posted in the message `ts`, or dropped (ts None)."""
+    table = _table()
+    session.execute(
+        update(table)
+        .where(table.c.id.in_(list(ids)), table.c.posted_at.is_(None))
+        .values(posted_at=now, slack_ts=ts, lease_until=None)
+    )
+
+
+def mark_failed(session: Session, retries: Sequence[tuple[int, int, datetime]]) -> None:
+    """The post failed: for each (claim id, attempts so far, next attempt at), record the attempt
+    and release the lease."""
+    table = _table()
+    for claim_id, attempts, next_attempt_at in retries:
+        session.execute(
+            update(table)
+            .where(table.c.id == claim_id, table.c.posted_at.is_(None))
+            .values(attempts=attempts, next_attempt_at=next_attempt_at, lease_until=None)
+        )

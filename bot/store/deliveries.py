@@ -1,0 +1,64 @@
+"""`webhook_deliveries`: raw webhook bodies stored before the 200, drained by the processor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.store.models import WebhookDelivery
+
+
+def insert_deliveries(session: Session, bodies: Sequence[tuple[str, bytes]], now: datetime) -> list[int]:
+    """Insert (channel, raw body) pairs; their ids, in the order given."""
+    table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+    rows = [{"channel_id": channel_id, "received_at": now, "body": raw} for channel_id, raw in bodies]
+    result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [row.id for row in result]
+
+
+def insert_delivery(session: Session, channel_id: str, raw: bytes, now: datetime) -> int:
+    """Insert one body; its id."""
+    row = WebhookDelivery(channel_id=channel_id, received_at=now, body=raw)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def unprocessed_ids(session: Session) -> list[int]:
+    """Deliveries stored but not processed yet (a crash, a restart), oldest first."""
+    return list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.processed_at.is_(None))
+            .order_by(WebhookDelivery.id)
+        )
+    )
+
+
+def unprocessed_bodies(session: Session, ids: Sequence[int]) -> list[tuple[int, str, bytes]]:
+    """(id, channel_id, body) of those of `ids` not processed yet, oldest first."""
+    rows = session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.channel_id, WebhookDelivery.body)
+        .where(WebhookDelivery.id.in_(list(ids)), WebhookDelivery.processed_at.is_(None))
+        .order_by(WebhookDelivery.id)
+    ).all()
+    return [(row.id, row.channel_id, row.body) for row in rows]
+
+
+def mark_error(session: Session, delivery_id: int, error: str) -> None:
+    """Why the delivery could not be ingested (it stays unprocessed)."""
+    session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(error=error[:2000])
+    )
+
+
+def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
+    """The deliveries were ingested."""
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(list(ids)))
+        .values(processed_at=now, error=None)
+    )

@@ -1,0 +1,119 @@
+"""Customer events (what opens and closes windows) and status events (each delivery status once).
+
+`customer_events` rows are the facts the window rules read: customer messages, business replies
+and Meta's conversations. `status_events` dedupe the delivery statuses providers send, often
+several times. Every insert here is ON CONFLICT DO NOTHING on the row's natural key, so the same
+webhook twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, null, select
+from sqlalchemy.orm import Session
+
+from bot.rules.events import BusinessMessage, ConversationSeen, CustomerMessage, Event
+from bot.store.db import dialect_insert
+from bot.store.models import CustomerEvent, StatusEvent
+
+# Rows per multi-row statement: far below SQLite's bound-parameter cap.
+BULK_ROWS = 500
+
+
+def load_events(session: Session, channel_id: str, contact_id: int) -> list[Event]:
+    """Every stored window-relevant fact about one contact on one channel, as rule events."""
+    rows = session.scalars(
+        select(CustomerEvent).where(
+            CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id == contact_id
+        )
+    )
+    return events_of(rows)
+
+
+def events_of(rows: Iterable[CustomerEvent]) -> list[Event]:
+    """Stored customer_events rows as the rules' events."""
+    return list(_to_events(rows))
+
+
+def _to_events(rows: Iterable[CustomerEvent]) -> Iterable[Event]:
+    for row in rows:
+        if row.kind == "customer":
+            yield CustomerMessage(message_id=row.ref, at=row.at, from_ad=bool(row.from_ad))
+        elif row.kind == "business":
+            yield BusinessMessage(message_id=row.ref, at=row.at)
+        elif row.kind == "conversation" and row.expires_at is not None:
+            yield ConversationSeen(
+                conversation_id=row.ref, origin=row.origin or "", expires_at=row.expires_at
+            )
+
+
+def customer_event_rows_of(
+    session: Session, channel_id: str, contact_ids: Sequence[int]
+) -> dict[int, list[CustomerEvent]]:
+    """The customer_events rows of these contacts on one channel, by contact (one query; the
+    caller keeps `contact_ids` under BULK_ROWS)."""
+    events: dict[int, list[CustomerEvent]] = {contact_id: [] for contact_id in contact_ids}
+    for row in session.scalars(
+        select(CustomerEvent).where(
+            CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id.in_(list(contact_ids))
+        )
+    ):
+        events[row.contact_id].append(row)
+    return events
+
+
+def _sql_null_data(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose `data` is None get SQL NULL in the JSON column, not JSON `null`."""
+    return [{**row, "data": null() if row.get("data") is None else row["data"]} for row in rows]
+
+
+def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Insert customer_events rows (one statement), skipping those already stored; the kinds of
+    the rows that were new."""
+    if not rows:
+        return []
+    table: Table = CustomerEvent.__table__  # type: ignore[assignment]
+    stmt = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
+        .returning(table.c.kind)
+    )
+    return [row.kind for row in session.execute(stmt, _sql_null_data(rows))]
+
+
+def record_business_event(
+    session: Session, channel_id: str, contact_id: int, message_id: str, at: datetime
+) -> bool:
+    """We sent `message_id` to the contact at `at`: a business reply (it may open the FEP).
+    True if the row is new."""
+    table: Table = CustomerEvent.__table__  # type: ignore[assignment]
+    stmt = (
+        dialect_insert(session, table)
+        .values(
+            channel_id=channel_id,
+            contact_id=contact_id,
+            kind="business",
+            ref=message_id,
+            at=at,
+            from_ad=False,
+        )
+        .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
+        .returning(table.c.id)  # rowcount is not reliable here across drivers; RETURNING is
+    )
+    return session.execute(stmt).first() is not None
+
+
+def insert_status_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """Record each (message, status) once; returns the (message_id, status) pairs not seen before."""
+    if not rows:
+        return set()
+    table: Table = StatusEvent.__table__  # type: ignore[assignment]
+    stmt = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing(index_elements=["channel_id", "message_id", "status"])
+        .returning(table.c.message_id, table.c.status)
+    )
+    return {(row.message_id, row.status) for row in session.execute(stmt, _sql_null_data(rows))}

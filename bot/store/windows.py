@@ -1,0 +1,122 @@
+"""`windows` rows: the open windows of each contact, recomputed by ingestion from the customer
+events, read by the expiry scan and App Home. Rows of the kinds in `bot.rules.windows.WINDOW_KINDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, or_, select
+from sqlalchemy.orm import Session
+
+from bot.rules.windows import WINDOW_KINDS
+from bot.store.db import dialect_insert
+from bot.store.models import Contact, Window
+
+
+def window_rows_of(
+    session: Session, channel_id: str, contact_ids: Sequence[int]
+) -> dict[int, dict[str, Window]]:
+    """The current rows of these contacts on one channel: contact -> kind -> row (one query; the
+    caller keeps `contact_ids` short)."""
+    current: dict[int, dict[str, Window]] = {contact_id: {} for contact_id in contact_ids}
+    for row in session.scalars(
+        select(Window).where(Window.channel_id == channel_id, Window.contact_id.in_(list(contact_ids)))
+    ):
+        current[row.contact_id][row.kind] = row
+    return current
+
+
+def upsert_window(
+    session: Session,
+    channel_id: str,
+    contact_id: int,
+    kind: str,
+    opened_at: datetime | None,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    """Write the window row: INSERT .. ON CONFLICT DO UPDATE, so two instances recomputing one
+    contact never collide."""
+    table: Table = Window.__table__  # type: ignore[assignment]
+    values = {
+        "channel_id": channel_id,
+        "contact_id": contact_id,
+        "kind": kind,
+        "opened_at": opened_at,
+        "expires_at": expires_at,
+        "updated_at": now,
+    }
+    stmt = (
+        dialect_insert(session, table)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["channel_id", "contact_id", "kind"],
+            set_={"opened_at": opened_at, "expires_at": expires_at, "updated_at": now},
+        )
+    )
+    session.execute(stmt)
+
+
+def update_window(row: Window, opened_at: datetime | None, expires_at: datetime, now: datetime) -> None:
+    """Move an existing row to new times."""
+    row.opened_at, row.expires_at, row.updated_at = opened_at, expires_at, now
+
+
+def delete_window(session: Session, row: Window) -> None:
+    """The window is no longer open or pending (e.g. an ad lead answered)."""
+    session.delete(row)
+
+
+def due_windows(
+    session: Session, after: datetime, ranges: Sequence[tuple[datetime | None, datetime]]
+) -> list[Any]:
+    """(channel_id, contact_id, kind, expires_at) of the windows expiring after `after` whose
+    expiry falls in any of `ranges` ((low, high], low None for no bound)."""
+    clauses = [
+        and_(Window.expires_at > low, Window.expires_at <= high)
+        if low is not None
+        else Window.expires_at <= high
+        for low, high in ranges
+    ]
+    due = clauses[0] if len(clauses) == 1 else or_(*clauses)
+    return list(
+        session.execute(
+            select(Window.channel_id, Window.contact_id, Window.kind, Window.expires_at).where(
+                Window.expires_at > after, due, Window.kind.in_(WINDOW_KINDS)
+            )
+        ).all()
+    )
+
+
+def expiries_of(session: Session, contact_ids: Iterable[int]) -> dict[tuple[str, int, str], datetime]:
+    """(channel, contact, kind) -> expires_at of every window row of these contacts."""
+    return {
+        (w.channel_id, w.contact_id, w.kind): w.expires_at
+        for w in session.execute(
+            select(Window.channel_id, Window.contact_id, Window.kind, Window.expires_at).where(
+                Window.contact_id.in_(list(contact_ids))
+            )
+        )
+    }
+
+
+def closing_windows(
+    session: Session, channel_ids: Sequence[str], after: datetime, until: datetime, limit: int
+) -> list[tuple[Window, Contact]]:
+    """Windows of these channels expiring in (after, until], soonest first, with their contacts."""
+    rows = session.execute(
+        select(Window, Contact)
+        .join(Contact, Contact.id == Window.contact_id)
+        .where(
+            Window.channel_id.in_(list(channel_ids)),
+            Window.expires_at > after,
+            Window.expires_at <= until,
+            Window.kind.in_(WINDOW_KINDS),
+        )
+        .order_by(Window.expires_at, Window.id)
+        .limit(limit)
+    ).all()
+    return [(window, contact) for window, contact in rows]

@@ -1,0 +1,73 @@
+"""bot.store.alert_claims: a claim is inserted once, leased by one holder at a time, and either
+posted or scheduled for another attempt, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.store import alert_claims, contacts
+from bot.store.db import Store
+
+NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
+LEASE_UNTIL = NOW + timedelta(minutes=2)
+
+
+def claim_row(contact_id: int, **overrides: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "channel_id": "vendas",
+        "contact_id": contact_id,
+        "kind": "customer_care",
+        "expires_at": NOW + timedelta(minutes=30),
+        "slack_channel": "C_ALERTS",
+        "claimed_at": NOW,
+        "attempts": 0,
+    }
+    row.update(overrides)
+    return row
+
+
+def new_contact(store: Store) -> int:
+    with store.session() as session:
+        return contacts.upsert_contact(session, e164="+5511988887777", now=NOW).id
+
+
+def test_a_claim_key_is_inserted_once(store: Store) -> None:
+    contact_id = new_contact(store)
+    rows = [claim_row(contact_id), claim_row(contact_id, slack_channel="C_OTHER")]
+    with store.session() as session:
+        assert alert_claims.insert_claims(session, rows) == 2
+    with store.session() as session:
+        assert alert_claims.insert_claims(session, rows) == 0
+        assert alert_claims.insert_claims(session, []) == 0
+
+
+def test_posted_claims_are_never_leased_again(store: Store) -> None:
+    contact_id = new_contact(store)
+    with store.session() as session:
+        alert_claims.insert_claims(session, [claim_row(contact_id)])
+    with store.session() as session:
+        [leased] = alert_claims.lease_claims(session, NOW, LEASE_UNTIL, "a", limit=10)
+    assert (leased.kind, leased.slack_channel, leased.attempts) == ("customer_care", "C_ALERTS", 0)
+    with store.session() as session:
+        alert_claims.mark_posted(session, [leased.id], "1700000000.000100", NOW)
+    with store.session() as session:
+        assert alert_claims.lease_claims(session, NOW + timedelta(hours=1), LEASE_UNTIL, "b", limit=10) == []
+
+
+def test_a_failed_post_waits_for_its_next_attempt(store: Store) -> None:
+    contact_id = new_contact(store)
+    with store.session() as session:
+        alert_claims.insert_claims(session, [claim_row(contact_id)])
+    with store.session() as session:
+        [leased] = alert_claims.lease_claims(session, NOW, LEASE_UNTIL, "a", limit=10)
+    retry_at = NOW + timedelta(seconds=30)
+    with store.session() as session:
+        alert_claims.mark_failed(session, [(leased.id, 1, retry_at)])
+    with store.session() as session:  # lease released, but not its turn yet
+        assert (
+            alert_claims.lease_claims(session, NOW + timedelta(seconds=1), LEASE_UNTIL, "b", limit=10) == []
+        )
+    with store.session() as session:
+        [again] = alert_claims.lease_claims(session, retry_at, retry_at + timedelta(minutes=2), "b", limit=10)
+    assert (again.id, again.attempts) == (leased.id, 1)
