@@ -9,19 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
+# Re-exported for the adapters, which declare theirs; the type itself is a rule (bot.rules).
+from bot.rules.session_data import SessionData as SessionData
 from bot.rules.templates import Template
-
-
-class SessionData(StrEnum):
-    """How much of Meta's window data a provider gives us."""
-
-    FULL = "full"  # conversation, pricing and referral pass through (Cloud API envelope)
-    DERIVED = "derived"  # only customer messages: windows derived from their times
-    NONE = "none"  # templates only: the screen says so
-
 
 # ---- webhook events (parse side) -------------------------------------------------------------
 

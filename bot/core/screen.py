@@ -18,12 +18,12 @@ from datetime import datetime
 import phonenumbers
 
 from bot.blocks.state import Option, ScreenInputs, ScreenState
-from bot.bsp.base import SessionData
 from bot.config import ChannelConfig, TeamConfig
 from bot.core.windows_report import parse_at, sessions_report
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
+from bot.rules.session_data import SessionData
 from bot.rules.templates import Template
 from bot.runtime import Runtime
 from bot.store import repository
