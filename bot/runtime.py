@@ -66,7 +66,7 @@ class Runtime:
             from bot.bsp.registry import build_provider
 
             channel = self.channel(channel_id)
-            provider = build_provider(channel, self.http, self.store)
+            provider = build_provider(channel, self.http, self.store, self.clock)
             self._providers[channel_id] = provider
         return provider
 

@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, config_path: str) -> int:
     if args.command == "check":
-        from bot.config import run_check
+        from bot.cli.check import run_check
 
         return run_check(config_path)
     if args.command == "serve":
@@ -133,7 +133,7 @@ def _dispatch(args: argparse.Namespace, config_path: str) -> int:
 
         return cli_replay(config_path, args.channel, args.files)
     if args.command == "sandbox":
-        from bot.bsp.sandbox import cli_sandbox_inbound
+        from bot.cli.sandbox import cli_sandbox_inbound
 
         return cli_sandbox_inbound(config_path, args.channel, args.phone, args.text, args.ctwa, args.at)
     raise AssertionError(args.command)

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.bsp import dialog360, gupshup, meta
+from bot.bsp import meta
 from bot.bsp.base import InboundMessage, ProviderError, StatusUpdate, TemplateSend
+from bot.bsp.dialog360 import adapter as dialog360
+from bot.bsp.gupshup import adapter as gupshup
 from bot.rules.events import Category
 from bot.rules.templates import Template, TemplateButton
 from tests.conftest import WHATSAPP_FIXTURES, load_fixture

@@ -125,7 +125,8 @@ async def post_message(
 class MetaMessageSender:
     """Sends for providers whose API takes Meta's message body as is (Cloud API, 360dialog,
     Gupshup v3): a provider says where (`_messages_url`), with which headers and how its error
-    responses read; templates and free text are built here once."""
+    responses read (`_response_error`, from `bot.bsp.adapter.Adapter`); templates and free text
+    are built here once."""
 
     http: httpx.AsyncClient
 
@@ -135,7 +136,7 @@ class MetaMessageSender:
     def _send_headers(self) -> dict[str, str]:
         raise NotImplementedError
 
-    def _send_error(self, response: httpx.Response) -> BspError:
+    def _response_error(self, response: httpx.Response) -> BspError:
         raise NotImplementedError
 
     async def send_template(self, to: str, send: TemplateSend) -> SendResult:
@@ -150,7 +151,7 @@ class MetaMessageSender:
             self._messages_url(),
             body,
             headers=self._send_headers(),
-            parse_error=self._send_error,
+            parse_error=self._response_error,
         )
 
 
