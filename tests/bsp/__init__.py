@@ -13,6 +13,11 @@ C = TypeVar("C", bound=ChannelConfig)
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
+def utc(epoch: int) -> datetime:
+    """An epoch time as aware UTC (payload timestamps)."""
+    return datetime.fromtimestamp(epoch, UTC)
+
+
 def clock() -> datetime:
     """The adapters' clock in these tests."""
     return NOW
