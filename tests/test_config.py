@@ -102,7 +102,7 @@ def test_numbers_where_text_is_expected_are_kept_as_text(tmp_path: Path) -> None
     channel = config.channels[0]
     assert (channel.waba_id, channel.phone_number_id) == ("102290129340398", "106540352242922")
     assert channel.bsp == "cloudapi"
-    assert channel.graph_version == "v23.0"  # one default, the channel model's; the adapter uses it
+    assert channel.graph_version == "v26.0"  # one default, the channel model's: the newest Meta documents
     assert channel.number == "+551140000000"
     assert config.teams[0].members == ["U1"] and config.teams[0].channels == ["meta"]
 

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from bot.bsp.channel import ChannelConfig, EnvName, Text, env_var
 
-# The one place the Graph API version's default is written.
-DEFAULT_GRAPH_VERSION = "v23.0"
+# The newest Graph API version Meta documents (v26.0, July 2026); the one place the default is written.
+DEFAULT_GRAPH_VERSION = "v26.0"
 
 
 class CloudApiChannel(ChannelConfig):
@@ -34,5 +34,5 @@ class CloudApiChannel(ChannelConfig):
     waba_id: Text | None = Field(default=None, description="the WhatsApp Business Account id")
     phone_number_id: Text | None = Field(default=None, description="the Cloud API phone number id")
     graph_version: Text = Field(
-        default=DEFAULT_GRAPH_VERSION, description="the Graph API version the calls use (like v23.0)"
+        default=DEFAULT_GRAPH_VERSION, description="the Graph API version the calls use (like v26.0)"
     )

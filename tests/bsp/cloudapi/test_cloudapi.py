@@ -50,7 +50,7 @@ async def test_build(http: httpx.AsyncClient) -> None:
     assert built.session_data is SessionData.FULL and built.base_url == "https://graph.facebook.com/v21.0"
     # With no graph_version in contato.yml, the channel model's default is the one the calls use.
     default = cloudapi.CloudApiProvider.build(make_channel(CloudApiChannel, ENV), http, None, clock)
-    assert default.base_url == "https://graph.facebook.com/v23.0" and default.name == "cloudapi"
+    assert default.base_url == "https://graph.facebook.com/v26.0" and default.name == "cloudapi"
 
 
 @respx.mock
