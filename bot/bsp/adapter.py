@@ -3,7 +3,7 @@ base URL, its retry delays, and how its error responses and odd template items a
 
 An adapter is `build(channel, http, store, clock)`: its channel settings model, the one shared
 `httpx.AsyncClient`, the store (only the sandbox writes to it) and the clock time is read from
-(never `datetime.now()` inside bsp/).
+(nothing under bsp/ reads the system clock itself).
 """
 
 from __future__ import annotations
