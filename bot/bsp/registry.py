@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Union, cast
 import httpx
 from pydantic import BeforeValidator, Field, TypeAdapter
 
-from bot.bsp.adapter import Clock
+from bot.bsp.adapter import Adapter, Clock
 from bot.bsp.base import Provider, VerifiesHandshake
 from bot.bsp.channel import ChannelConfig, lower_bsp
 from bot.bsp.cloudapi.adapter import CloudApiProvider
@@ -50,7 +50,7 @@ class ProviderEntry:
     in Slack and how its webhook bodies are decoded."""
 
     channel: type[ChannelConfig]
-    adapter: type[Any]  # has build(channel, http, store, clock) -> Provider
+    adapter: type[Adapter[Any]]  # build(channel, http, store, clock) -> a Provider
     label: str
     decode: Callable[[bytes], Any] = decode_json
 
