@@ -39,10 +39,13 @@ BSP_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 class Providers:
     """The BSP adapter of each configured channel, built on first use and reused."""
 
-    def __init__(self, config: AppConfig, http: httpx.AsyncClient, store: Store) -> None:
+    def __init__(
+        self, config: AppConfig, http: httpx.AsyncClient, store: Store, clock: Callable[[], datetime]
+    ) -> None:
         self._config = config
         self._http = http
         self._store = store
+        self._clock = clock
         self._built: dict[str, Provider] = {}
 
     def get(self, channel_id: str) -> Provider:
@@ -54,7 +57,7 @@ class Providers:
             channel = self._config.channel(channel_id)
             if channel is None:
                 raise KeyError(channel_id)
-            provider = build_provider(channel, self._http, self._store)
+            provider = build_provider(channel, self._http, self._store, self._clock)
             self._built[channel_id] = provider
         return provider
 
@@ -107,7 +110,7 @@ def assemble_runtime(
     clock: Callable[[], datetime] = utc_now,
 ) -> Runtime:
     """A Runtime from parts already loaded: its providers and template cache built on them."""
-    providers = Providers(config, http, store)
+    providers = Providers(config, http, store, clock)
     templates = TemplateCache(
         store, providers.get, timedelta(seconds=config.templates.ttl_seconds), clock
     )

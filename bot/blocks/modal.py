@@ -36,9 +36,9 @@ from bot.blocks.state import (
     encode_metadata,
 )
 from bot.blocks.text import Texts, charge_text, cut, escape_mrkdwn, mrkdwn, plain, single_line
-from bot.bsp.base import SessionData
 from bot.rules import phones
 from bot.rules.events import Category
+from bot.rules.session_data import SessionData
 from bot.rules.templates import Template, TemplateVariable, render_preview, template_variables
 from bot.rules.windows import Windows
 

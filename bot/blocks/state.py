@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.bsp.base import SessionData
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
+from bot.rules.session_data import SessionData
 from bot.rules.templates import Template
 from bot.rules.windows import Windows
 

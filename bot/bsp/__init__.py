@@ -1,1 +1,3 @@
-"""WhatsApp BSP adapters: one module per provider behind `bot.bsp.base.Provider`."""
+"""WhatsApp BSP adapters behind `bot.bsp.base.Provider`: one folder per provider (its channel
+settings model and its adapter), Meta's shared formats in `meta/`, and `registry.py` naming each
+provider once."""

@@ -9,19 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+# Re-exported for the adapters, which declare theirs; the type itself is a rule (bot.rules).
+from bot.rules.session_data import SessionData as SessionData
 from bot.rules.templates import Template
-
-
-class SessionData(StrEnum):
-    """How much of Meta's window data a provider gives us."""
-
-    FULL = "full"  # conversation, pricing and referral pass through (Cloud API envelope)
-    DERIVED = "derived"  # only customer messages: windows derived from their times
-    NONE = "none"  # templates only: the screen says so
-
 
 # ---- webhook events (parse side) -------------------------------------------------------------
 
@@ -150,7 +142,11 @@ class BspError(Exception):
 class Provider(Protocol):
     """One WhatsApp channel's BSP."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The provider's name (`bsp:` in contato.yml)."""
+        ...
+
     session_data: SessionData
 
     async def list_templates(self) -> list[Template]:
@@ -171,4 +167,13 @@ class Provider(Protocol):
 
     def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
         """Normalise one webhook body; raises WebhookShapeError with the path of the problem."""
+        ...
+
+
+@runtime_checkable
+class VerifiesHandshake(Protocol):
+    """A provider whose webhook URL answers a GET subscription check (Meta's `hub.challenge`)."""
+
+    def verify_handshake(self, params: Mapping[str, str]) -> str | None:
+        """The challenge to echo, or None (answer 403)."""
         ...

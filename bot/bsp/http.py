@@ -31,7 +31,7 @@ ErrorParser = Callable[[httpx.Response], BspError]
 
 
 class ChannelLike(Protocol):
-    """What the adapters need of `bot.config.ChannelConfig` (fields are read with getattr)."""
+    """What `require_secret` and friends need of a channel (`bot.bsp.channel.ChannelConfig`)."""
 
     id: str
 

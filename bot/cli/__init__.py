@@ -16,45 +16,18 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from bot.cli import migrate, preview, serve, sessions, templates, webhook
+from bot.cli import check, migrate, preview, sandbox, serve, sessions, templates, webhook
 from bot.cli.common import CommandFailed, UsageError
 
 Runner = Callable[[argparse.Namespace, str], int]
 
 
-def _check_parser(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("check", help="validate the config file and the environment")
-
-
-def _run_check(args: argparse.Namespace, config_path: str) -> int:
-    from bot.config import run_check
-
-    return run_check(config_path)
-
-
-def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
-    sandbox = sub.add_parser("sandbox", help="the built-in sandbox BSP")
-    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
-    inbound = sandbox_sub.add_parser("inbound", help="make a customer write on a sandbox channel")
-    inbound.add_argument("channel")
-    inbound.add_argument("phone")
-    inbound.add_argument("text")
-    inbound.add_argument("--ctwa", action="store_true", help="the message comes from a Click-to-WhatsApp ad")
-    inbound.add_argument("--at", help="ISO 8601 time of the message (default: now)")
-
-
-def _run_sandbox(args: argparse.Namespace, config_path: str) -> int:
-    from bot.bsp.sandbox import cli_sandbox_inbound
-
-    return cli_sandbox_inbound(config_path, args.channel, args.phone, args.text, args.ctwa, args.at)
-
-
-# The commands in the order `--help` lists them: (name, add its parser, run it).
-COMMAND_MODULES: tuple[ModuleType, ...] = (serve, migrate, sessions, preview, templates, webhook)
+# The commands in the order `--help` lists them; each module adds its parser and runs it.
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    check, serve, migrate, sessions, preview, templates, webhook, sandbox
+)
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None], Runner]] = {
-    "check": (_check_parser, _run_check),
-    **{m.__name__.rsplit(".", 1)[1]: (m.add_parser, m.run) for m in COMMAND_MODULES},
-    "sandbox": (_sandbox_parser, _run_sandbox),
+    m.__name__.rsplit(".", 1)[1]: (m.add_parser, m.run) for m in COMMAND_MODULES
 }
 
 

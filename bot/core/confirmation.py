@@ -15,8 +15,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.messages import Confirmation, confirmation
+from bot.bsp import registry
 from bot.bsp.base import BspError
-from bot.core.screen import BSP_LABELS, display_number
+from bot.core.screen import display_number
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import render_preview
@@ -59,7 +60,7 @@ def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[
             contact_label=contact_label,
             contact_e164=contact.e164 if contact else None,
             channel_name=channel.name if channel else row.channel_id,
-            bsp=BSP_LABELS.get(channel.bsp, channel.bsp) if channel else "",
+            bsp=registry.label(channel.bsp) if channel else "",
             category=Category(row.category),
             template_name=row.template_name,
             language=row.language,

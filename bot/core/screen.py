@@ -15,6 +15,7 @@ from datetime import datetime
 import phonenumbers
 
 from bot.blocks.state import Option, ScreenInputs, ScreenState
+from bot.bsp import registry
 from bot.config import ChannelConfig, TeamConfig
 from bot.core.sending import session_data_of
 from bot.core.windows_report import sessions_report
@@ -27,14 +28,6 @@ from bot.store import contacts
 
 log = logging.getLogger(__name__)
 
-BSP_LABELS = {
-    "360dialog": "360dialog",
-    "cloudapi": "Meta Cloud API",
-    "fortics": "Fortics",
-    "gupshup": "Gupshup",
-    "twilio": "Twilio",
-    "sandbox": "Sandbox",
-}
 
 
 @dataclass(frozen=True)
@@ -94,7 +87,7 @@ def _label(name: str | None, e164: str) -> str:
 
 
 def channel_option(channel: ChannelConfig) -> Option:
-    return Option(channel.id, f"{channel.name} · {BSP_LABELS.get(channel.bsp, channel.bsp)}")
+    return Option(channel.id, f"{channel.name} · {registry.label(channel.bsp)}")
 
 
 def approved_of_category(templates: Sequence[Template], category: Category | None) -> list[Template]:

@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.blocks.text import format_time
-from bot.bsp.base import BspError, SessionData, TemplateSend
+from bot.bsp.base import BspError, TemplateSend
 from bot.config import TeamConfig
 from bot.core.windows_report import SessionsReport, sessions_report
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
+from bot.rules.session_data import SessionData
 from bot.rules.templates import Template, missing_variables, unknown_variables
 from bot.store import contacts, outbound
 

@@ -10,7 +10,6 @@ again at start. Ingestion is idempotent, so processing a delivery twice changes 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -21,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.bsp import registry
 from bot.bsp.base import WebhookEvent, WebhookShapeError
 from bot.core.ingest import IngestReport, ingest_events
 from bot.runtime import Runtime
@@ -50,22 +50,10 @@ async def _read_capped(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-# Providers whose webhooks are form-encoded, not JSON (Twilio's status callbacks).
-FORM_ENCODED_PROVIDERS = {"twilio"}
-
-
-def decode_payload(provider_name: str, raw: bytes) -> Any:
-    """The body as the provider's parser takes it. Raises ValueError when it is not JSON (or not
-    text, for form-encoded providers)."""
-    if provider_name in FORM_ENCODED_PROVIDERS:
-        return raw.decode("utf-8")
-    return json.loads(raw)
-
-
 def parse_body(rt: Runtime, channel_id: str, raw: bytes) -> list[WebhookEvent]:
     """Raw body -> the provider's normalised events. Raises ValueError (not JSON) or WebhookShapeError."""
     provider = rt.provider(channel_id)
-    return provider.parse_webhook(decode_payload(provider.name, raw))
+    return provider.parse_webhook(registry.decode_body(provider.name, raw))
 
 
 # Deliveries stored in one transaction when they arrive together.
@@ -282,7 +270,7 @@ def webhook_routes(rt: Runtime, processor: WebhookProcessor | None = None) -> li
             log.warning("webhook for %s refused: authentication failed", channel_id)
             return _error(401, "unauthenticated")
         try:
-            events = provider.parse_webhook(decode_payload(provider.name, raw))
+            events = provider.parse_webhook(registry.decode_body(provider.name, raw))
         except (ValueError, RecursionError) as exc:
             if isinstance(exc, WebhookShapeError):
                 return _error(422, "unexpected_shape", path=exc.path, problem=exc.problem)
@@ -305,8 +293,8 @@ def webhook_routes(rt: Runtime, processor: WebhookProcessor | None = None) -> li
         channel_id = request.path_params["channel_id"]
         if rt.config.channel(channel_id) is None:
             return _error(404, "unknown_channel")
-        verify = getattr(rt.provider(channel_id), "verify_handshake", None)
-        challenge = verify(dict(request.query_params)) if verify is not None else None
+        verifier = registry.handshake(rt.provider(channel_id))
+        challenge = verifier.verify_handshake(dict(request.query_params)) if verifier is not None else None
         if challenge is None:
             return _error(403, "verification_failed")
         return PlainTextResponse(challenge)

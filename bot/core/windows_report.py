@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.bsp.base import SessionData
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge, RuleSet, all_charges, era_at
+from bot.rules.session_data import SessionData
 from bot.rules.windows import Windows, compute_windows
 from bot.store import contacts
 from bot.store.db import Store

@@ -1,45 +1,34 @@
-"""Tests of the BSP adapters. `fake_channel` stands in for bot.config.ChannelConfig."""
+"""Tests of the BSP adapters, one folder per provider. Adapters are built from the real channel
+settings models (`make_channel`), so a default that disagrees with the adapter fails a test."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-CHANNEL_FIELDS = [
-    "base_url",
-    "api_key_env",
-    "webhook_secret_env",
-    "access_token_env",
-    "app_secret_env",
-    "verify_token_env",
-    "waba_id",
-    "phone_number_id",
-    "graph_version",
-    "tenant",
-    "email_env",
-    "password_env",
-    "fortics_channel_id",
-    "app_id",
-    "app_token_env",
-    "source_number",
-    "account_sid",
-    "auth_token_env",
-    "messaging_service_sid",
-    "from_number",
-]
+from bot.bsp.channel import ChannelConfig
+
+C = TypeVar("C", bound=ChannelConfig)
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-def fake_channel(env: dict[str, str] | None = None, **fields: Any) -> SimpleNamespace:
-    """A channel with `fields` (others None) whose secret(field) reads `env` by the field's env name."""
-    values: dict[str, Any] = {name: None for name in CHANNEL_FIELDS}
-    values.update(id="sales", name="Sales", number="+5511999990000", bsp="test")
-    values.update(fields)
-    channel = SimpleNamespace(**values)
-    env = env or {}
+def utc(epoch: int) -> datetime:
+    """An epoch time as aware UTC (payload timestamps)."""
+    return datetime.fromtimestamp(epoch, UTC)
 
-    def secret(field: str) -> str | None:
-        name = getattr(channel, field, None)
-        return env.get(name) if name else None
 
-    channel.secret = secret
-    return channel
+def clock() -> datetime:
+    """The adapters' clock in these tests."""
+    return NOW
+
+
+def make_channel(model: type[C], env: dict[str, str] | None = None, **fields: Any) -> C:
+    """A `model` channel with `fields` whose secrets are read from `env` (not the process's).
+
+    Required keys are not enforced here (tests/test_config.py covers them): an adapter test may
+    leave one out to see what the adapter says.
+    """
+    data = {"id": "sales", "name": "Sales", "number": "+5511999990000", "bsp": model.bsp_name(), **fields}
+    channel = model.model_validate(data, context={"located_checks": True})
+    return channel.with_environ(env or {})

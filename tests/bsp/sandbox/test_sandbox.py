@@ -9,18 +9,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.bsp import sandbox
 from bot.bsp.base import InboundMessage, SessionData, TemplateSend
-from bot.bsp.registry import build_provider
+from bot.bsp.sandbox import adapter as sandbox
+from bot.bsp.sandbox import samples
+from bot.bsp.sandbox.channel import SandboxChannel
 from bot.rules.events import Category
 from bot.rules.templates import Template, template_variables
 from bot.store.db import Store
 from bot.store.models import SandboxSend
-from tests.bsp import fake_channel
+from tests.bsp import clock, make_channel
 from tests.conftest import load_fixture
 
 
@@ -32,8 +32,13 @@ def store(db_url: str) -> Iterator[Store]:
     store.dispose()
 
 
+def built(store: Store | None = None, channel: SandboxChannel | None = None) -> sandbox.SandboxProvider:
+    """The sandbox as the registry builds it (no HTTP; sends recorded in `store`)."""
+    return sandbox.SandboxProvider.build(channel or make_channel(SandboxChannel), None, store, clock)
+
+
 def template(name: str) -> Template:
-    return next(t for t in sandbox.sample_templates() if t.name == name)
+    return next(t for t in samples.sample_templates() if t.name == name)
 
 
 async def sent_payload(
@@ -50,7 +55,7 @@ async def sent_payload(
 
 
 async def test_templates_cover_every_category_and_case() -> None:
-    templates = await sandbox.build(fake_channel(bsp="sandbox")).list_templates()
+    templates = await built().list_templates()
     approved = [t for t in templates if t.approved]
     assert {t.category for t in approved} == set(Category)
     paused = [t for t in templates if not t.approved]
@@ -72,7 +77,7 @@ async def test_templates_cover_every_category_and_case() -> None:
 
 
 def test_provider_identity() -> None:
-    provider = sandbox.build(fake_channel(bsp="sandbox"))
+    provider = built()
     assert provider.name == "sandbox" and provider.session_data is SessionData.FULL
 
 
@@ -80,7 +85,7 @@ def test_provider_identity() -> None:
 
 
 async def test_positional_template_with_header(store: Store) -> None:
-    provider = sandbox.build(fake_channel(bsp="sandbox"), None, store)
+    provider = built(store)
     values = {"header.1": "#123", "body.1": "Maria", "body.2": "#123"}
     payload = await sent_payload(
         store, provider, "+5511988887777", TemplateSend(template("pedido_enviado"), values)
@@ -105,7 +110,7 @@ async def test_positional_template_with_header(store: Store) -> None:
 
 
 async def test_named_template_with_url_button(store: Store) -> None:
-    provider = sandbox.build(fake_channel(bsp="sandbox"), None, store)
+    provider = built(store)
     values = {"body.nome": "Maria", "body.pedido": "A-77", "button.0": "A-77"}
     payload = await sent_payload(
         store, provider, "+5511988887777", TemplateSend(template("entrega_hoje"), values)
@@ -123,7 +128,7 @@ async def test_named_template_with_url_button(store: Store) -> None:
 
 
 async def test_copy_code_otp_matches_metas_example(store: Store) -> None:
-    provider = sandbox.build(fake_channel(bsp="sandbox"), None, store)
+    provider = built(store)
     payload = await sent_payload(
         store, provider, "+12015553931", TemplateSend(template("codigo_verificacao"), {"body.1": "J$FpnYnP"})
     )
@@ -133,7 +138,7 @@ async def test_copy_code_otp_matches_metas_example(store: Store) -> None:
 
 
 async def test_free_text_and_the_send_result(store: Store) -> None:
-    provider = sandbox.build(fake_channel(bsp="sandbox"), None, store)
+    provider = built(store)
     result = await provider.send_text("+5511988887777", "Olá!")
     assert (
         result.message_id.startswith("wamid.SANDBOX.")
@@ -160,52 +165,29 @@ async def test_free_text_and_the_send_result(store: Store) -> None:
 
 
 def test_webhook_secret() -> None:
-    channel = fake_channel({"SANDBOX_SECRET": "s3cret"}, bsp="sandbox", webhook_secret_env="SANDBOX_SECRET")
-    provider = sandbox.build(channel)
+    channel = make_channel(SandboxChannel, {"SANDBOX_SECRET": "s3cret"}, webhook_secret_env="SANDBOX_SECRET")
+    provider = built(channel=channel)
     assert provider.authenticate_webhook({"X-Webhook-Secret": "s3cret"}, b"{}")
     assert provider.authenticate_webhook({"x-webhook-secret": "s3cret"}, b"{}")
     assert not provider.authenticate_webhook({"X-Webhook-Secret": "nope"}, b"{}")
     assert not provider.authenticate_webhook({}, b"{}")
     # No secret configured: refused (the CLI is the way in).
-    assert not sandbox.build(fake_channel(bsp="sandbox")).authenticate_webhook(
-        {"X-Webhook-Secret": ""}, b"{}"
-    )
-    unset = fake_channel({}, bsp="sandbox", webhook_secret_env="SANDBOX_SECRET")
-    assert not sandbox.build(unset).authenticate_webhook({"X-Webhook-Secret": ""}, b"{}")
+    assert not built().authenticate_webhook({"X-Webhook-Secret": ""}, b"{}")
+    unset = make_channel(SandboxChannel, {}, webhook_secret_env="SANDBOX_SECRET")
+    assert not built(channel=unset).authenticate_webhook({"X-Webhook-Secret": ""}, b"{}")
 
 
 def test_inbound_payload_parses_as_a_meta_webhook() -> None:
     at = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
-    payload = sandbox.inbound_payload("+55 11 4000-0000", "5511988887777", "Oi", at, ctwa=True)
-    events = sandbox.build(fake_channel(bsp="sandbox")).parse_webhook(json.loads(json.dumps(payload)))
+    payload = samples.inbound_payload("+55 11 4000-0000", "5511988887777", "Oi", at, ctwa=True)
+    events = built().parse_webhook(json.loads(json.dumps(payload)))
     assert len(events) == 1
     event = events[0]
     assert isinstance(event, InboundMessage)
     assert (event.wa_id, event.at, event.text) == ("5511988887777", at, "Oi")
     assert event.referral is not None and event.referral["source_type"] == "ad"
-    plain = sandbox.inbound_payload("+551140000000", "5511988887777", "Oi", at, ctwa=False)
+    plain = samples.inbound_payload("+551140000000", "5511988887777", "Oi", at, ctwa=False)
     assert "referral" not in plain["entry"][0]["changes"][0]["value"]["messages"][0]
-
-
-# ---- registry -----------------------------------------------------------------------------------
-
-
-async def test_registry_maps_every_bsp() -> None:
-    async with httpx.AsyncClient() as http:
-        assert isinstance(build_provider(fake_channel(bsp="sandbox"), http, None), sandbox.SandboxProvider)
-        channel = fake_channel(
-            {"K": "key", "S": "secret"},
-            bsp="360dialog",
-            api_key_env="K",
-            webhook_secret_env="S",
-            base_url="http://127.0.0.1:9",
-        )
-        provider = build_provider(channel, http, None)
-        assert type(provider).__module__ == "bot.bsp.dialog360"
-        with pytest.raises(
-            ValueError, match="'nosuch'.*supported: 360dialog, cloudapi, fortics, gupshup, sandbox"
-        ):
-            build_provider(fake_channel(bsp="nosuch"), http, None)
 
 
 # ---- the command line ---------------------------------------------------------------------------

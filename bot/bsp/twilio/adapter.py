@@ -19,14 +19,15 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 
 from bot.bsp import http as bsp_http
+from bot.bsp.adapter import Adapter
 from bot.bsp.base import (
     BspError,
     ProviderError,
@@ -37,7 +38,7 @@ from bot.bsp.base import (
     WebhookEvent,
     WebhookShapeError,
 )
-from bot.bsp.http import ChannelLike
+from bot.bsp.twilio.channel import TwilioChannel
 from bot.rules.templates import Template, TemplateButton, normalise_category, template_variables
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,6 @@ def parse_error(data: Any, http_status: int | None) -> BspError:
     if http_status == 401:
         return BspError("invalid_api_key", "Twilio refused the account SID or auth token", http_status=401)
     return BspError(f"http_{http_status}", "Twilio answered with an error", http_status=http_status)
-
-
-def _parse_response_error(response: httpx.Response) -> BspError:
-    return parse_error(bsp_http.json_or_none(response), response.status_code)
 
 
 def parse_content(item: Any) -> Template:
@@ -140,36 +137,18 @@ def content_variables(send: TemplateSend) -> dict[str, str]:
     return variables
 
 
-class TwilioProvider:
+class TwilioProvider(Adapter[TwilioChannel]):
     """One WhatsApp sender on a Twilio account."""
 
-    name = "twilio"
     session_data = SessionData.NONE
-
-    def __init__(
-        self,
-        channel: ChannelLike,
-        http: httpx.AsyncClient,
-        *,
-        retry_delays: Sequence[float] = bsp_http.DEFAULT_DELAYS,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        content_url: str = CONTENT_URL,
-        api_url: str = API_URL,
-    ) -> None:
-        self.channel = channel
-        self.http = http
-        self.retry_delays = retry_delays
-        self.clock = clock
-        self.content_url = content_url
-        self.api_url = api_url
+    parse_error = staticmethod(parse_error)
+    content_url = CONTENT_URL
+    api_url = API_URL
 
     def _sid(self) -> str:
-        sid = getattr(self.channel, "account_sid", None)
-        if not sid:
-            raise BspError(
-                "missing_credentials", f"channel {self.channel.id} has no account_sid in contato.yml"
-            )
-        return str(sid)
+        if not self.channel.account_sid:
+            raise self._missing("account_sid")
+        return self.channel.account_sid
 
     def _auth(self) -> httpx.BasicAuth:
         return httpx.BasicAuth(self._sid(), bsp_http.require_secret(self.channel, "auth_token_env"))
@@ -182,23 +161,16 @@ class TwilioProvider:
         for _ in range(MAX_PAGES):
             if not url:
                 break
-            response = await bsp_http.read(
-                self.http,
+            response = await self._read(
                 "GET",
                 url,
                 params=params,
                 auth=auth,
-                parse_error=_parse_response_error,
-                delays=self.retry_delays,
             )
             page = bsp_http.json_or_none(response)
             if not isinstance(page, Mapping) or not isinstance(page.get("contents"), list):
                 raise BspError("bad_response", "Twilio's content list has no contents")
-            for item in page["contents"]:
-                try:
-                    templates.append(parse_content(item))
-                except ValueError as exc:
-                    log.warning("channel %s: skipped a template: %s", self.channel.id, exc)
+            templates += self._templates(page["contents"], parse_content)
             page_meta = bsp_http.mapping(page.get("meta"))
             next_url = page_meta.get("next_page_url")
             # Only follow Twilio's own host: the credentials go with the request.
@@ -209,8 +181,8 @@ class TwilioProvider:
     def _form(self, to: str) -> dict[str, str]:
         number = to.strip()
         form = {"To": f"whatsapp:{number if number.startswith('+') else '+' + number}"}
-        service = getattr(self.channel, "messaging_service_sid", None)
-        sender = getattr(self.channel, "from_number", None) or getattr(self.channel, "number", None)
+        service = self.channel.messaging_service_sid
+        sender = self.channel.from_number or self.channel.number
         if service:
             form["MessagingServiceSid"] = str(service)
         elif sender:
@@ -230,21 +202,16 @@ class TwilioProvider:
         variables = content_variables(send)
         if variables:
             form["ContentVariables"] = json.dumps(variables, ensure_ascii=False)
-        return await self._send(form)
+        return await self._post_form(form)
 
     async def send_text(self, to: str, text: str) -> SendResult:
         form = self._form(to)
         form["Body"] = text
-        return await self._send(form)
+        return await self._post_form(form)
 
-    async def _send(self, form: dict[str, str]) -> SendResult:
-        response = await bsp_http.send(
-            self.http,
-            "POST",
-            f"{self.api_url}/Accounts/{self._sid()}/Messages.json",
-            data=form,
-            auth=self._auth(),
-            parse_error=_parse_response_error,
+    async def _post_form(self, form: dict[str, str]) -> SendResult:
+        response = await self._send(
+            "POST", f"{self.api_url}/Accounts/{self._sid()}/Messages.json", data=form, auth=self._auth()
         )
         data = bsp_http.json_or_none(response)
         if not isinstance(data, Mapping) or not data.get("sid"):
@@ -319,8 +286,3 @@ def _same_host(url: str, reference: str) -> bool:
         return httpx.URL(url).host == httpx.URL(reference).host
     except Exception:
         return False
-
-
-def build(channel: ChannelLike, http: httpx.AsyncClient, store: object = None) -> TwilioProvider:
-    """The registry's entry point."""
-    return TwilioProvider(channel, http)

@@ -13,9 +13,10 @@ import httpx
 import pytest
 import respx
 
-from bot.bsp import fortics
 from bot.bsp.base import BspError, InboundMessage, SessionData, TemplateSend, WebhookShapeError
-from tests.bsp import fake_channel
+from bot.bsp.fortics import adapter as fortics
+from bot.bsp.fortics.channel import ForticsChannel
+from tests.bsp import clock, make_channel
 
 BASE = "https://acme.sz.chat/api/v4"
 ENV = {"SZ_EMAIL": "bot@acme.com", "SZ_PASSWORD": "pw", "SZ_HOOK": "hook"}
@@ -40,7 +41,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 def provider(http: httpx.AsyncClient, sessions: dict, env: dict[str, str] | None = None, **fields: object):
     settings: dict[str, object] = {
-        "bsp": "fortics",
         "tenant": "acme",
         "email_env": "SZ_EMAIL",
         "password_env": "SZ_PASSWORD",
@@ -48,14 +48,17 @@ def provider(http: httpx.AsyncClient, sessions: dict, env: dict[str, str] | None
         "fortics_channel_id": "ch-9",
         **fields,
     }
-    channel = fake_channel(ENV if env is None else env, **settings)
-    return fortics.ForticsProvider(channel, http, retry_delays=(0, 0), sessions=sessions)
+    channel = make_channel(ForticsChannel, ENV if env is None else env, **settings)
+    return fortics.ForticsProvider(channel, http, clock, retry_delays=(0, 0), sessions=sessions)
 
 
 def test_build() -> None:
-    built = fortics.build(fake_channel(ENV, tenant="acme"), httpx.AsyncClient(), None)
+    built = fortics.ForticsProvider.build(
+        make_channel(ForticsChannel, ENV, tenant="acme"), httpx.AsyncClient(), None, clock
+    )
     assert built.session_data is SessionData.DERIVED and built.base_url == BASE
-    assert fortics.build(fake_channel(ENV, base_url="https://x.test/api/"), httpx.AsyncClient()).base_url == (
+    elsewhere = make_channel(ForticsChannel, ENV, base_url="https://x.test/api/")
+    assert fortics.ForticsProvider.build(elsewhere, httpx.AsyncClient(), None, clock).base_url == (
         "https://x.test/api"
     )
 

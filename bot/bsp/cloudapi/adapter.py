@@ -12,21 +12,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-
-import httpx
 
 from bot.bsp import http as bsp_http
 from bot.bsp import meta
+from bot.bsp.adapter import Adapter
 from bot.bsp.base import BspError, SessionData, WebhookEvent
-from bot.bsp.http import ChannelLike
+from bot.bsp.cloudapi.channel import CloudApiChannel
 from bot.rules.templates import Template
 
 log = logging.getLogger(__name__)
 
 GRAPH_URL = "https://graph.facebook.com"
-DEFAULT_GRAPH_VERSION = "v23.0"
 PAGE_SIZE = 100
 # Asked explicitly: without `language` a template cannot be told from its other languages.
 TEMPLATE_FIELDS = (
@@ -36,37 +34,23 @@ MAX_PAGES = 100
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 
-def _parse_response_error(response: httpx.Response) -> BspError:
-    return meta.parse_error(bsp_http.json_or_none(response), response.status_code)
-
-
-class CloudApiProvider(meta.MetaMessageSender):
+class CloudApiProvider(Adapter[CloudApiChannel], meta.MetaMessageSender):
     """One phone number on Meta's Cloud API."""
 
-    name = "cloudapi"
     session_data = SessionData.FULL
+    parse_error = staticmethod(meta.parse_error)
 
-    def __init__(
-        self,
-        channel: ChannelLike,
-        http: httpx.AsyncClient,
-        *,
-        retry_delays: Sequence[float] = bsp_http.DEFAULT_DELAYS,
-    ) -> None:
-        self.channel = channel
-        self.http = http
-        version = getattr(channel, "graph_version", None) or DEFAULT_GRAPH_VERSION
-        self.base_url = (getattr(channel, "base_url", None) or f"{GRAPH_URL}/{version}").rstrip("/")
-        self.retry_delays = retry_delays
+    def default_base_url(self) -> str:
+        """Graph at the channel's `graph_version` (its model holds the one default)."""
+        return f"{GRAPH_URL}/{self.channel.graph_version}"
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {bsp_http.require_secret(self.channel, 'access_token_env')}"}
 
-    def _id(self, field: str) -> str:
-        value = getattr(self.channel, field, None)
+    def _id(self, value: str | None, key: str) -> str:
         if not value:
-            raise BspError("missing_credentials", f"channel {self.channel.id} has no {field} in contato.yml")
-        return str(value)
+            raise self._missing(key)
+        return value
 
     async def list_templates(self) -> list[Template]:
         """Every template of the WABA, following the `after` cursor while Graph says there is more.
@@ -75,21 +59,18 @@ class CloudApiProvider(meta.MetaMessageSender):
         ever goes to the configured host.
         """
         headers = self._headers()
-        url = f"{self.base_url}/{self._id('waba_id')}/message_templates"
+        url = f"{self.base_url}/{self._id(self.channel.waba_id, 'waba_id')}/message_templates"
         templates: list[Template] = []
         after: str | None = None
         for _ in range(MAX_PAGES):
             params: dict[str, str | int] = {"fields": TEMPLATE_FIELDS, "limit": PAGE_SIZE}
             if after:
                 params["after"] = after
-            response = await bsp_http.read(
-                self.http,
+            response = await self._read(
                 "GET",
                 url,
                 params=params,
                 headers=headers,
-                parse_error=_parse_response_error,
-                delays=self.retry_delays,
             )
             page = bsp_http.json_or_none(response)
             if not isinstance(page, Mapping) or not isinstance(page.get("data"), list):
@@ -104,13 +85,10 @@ class CloudApiProvider(meta.MetaMessageSender):
         return templates
 
     def _messages_url(self) -> str:
-        return f"{self.base_url}/{self._id('phone_number_id')}/messages"
+        return f"{self.base_url}/{self._id(self.channel.phone_number_id, 'phone_number_id')}/messages"
 
     def _send_headers(self) -> dict[str, str]:
         return self._headers()
-
-    def _send_error(self, response: httpx.Response) -> BspError:
-        return _parse_response_error(response)
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """`X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body with the app secret."""
@@ -135,8 +113,3 @@ class CloudApiProvider(meta.MetaMessageSender):
 
     def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
         return meta.parse_envelope(payload)
-
-
-def build(channel: ChannelLike, http: httpx.AsyncClient, store: object = None) -> CloudApiProvider:
-    """The registry's entry point."""
-    return CloudApiProvider(channel, http)

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-
-import httpx
 
 from bot.bsp import http as bsp_http
 from bot.bsp import meta
+from bot.bsp.adapter import Adapter
 from bot.bsp.base import BspError, SessionData, WebhookEvent, WebhookShapeError
-from bot.bsp.http import ChannelLike
+from bot.bsp.gupshup.channel import GupshupChannel
 from bot.rules.templates import Template, TemplateButton, normalise_category
 
 log = logging.getLogger(__name__)
@@ -48,10 +47,6 @@ def parse_error(data: Any, http_status: int | None) -> BspError:
     return BspError(
         f"http_{http_status}", message or "Gupshup answered with an error", http_status=http_status
     )
-
-
-def _parse_response_error(response: httpx.Response) -> BspError:
-    return parse_error(bsp_http.json_or_none(response), response.status_code)
 
 
 def _container_meta(item: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -99,62 +94,38 @@ def parse_gupshup_template(item: Any) -> Template:
     )
 
 
-class GupshupProvider(meta.MetaMessageSender):
+class GupshupProvider(Adapter[GupshupChannel], meta.MetaMessageSender):
     """One Gupshup app (one number)."""
 
-    name = "gupshup"
     session_data = SessionData.NONE
-
-    def __init__(
-        self,
-        channel: ChannelLike,
-        http: httpx.AsyncClient,
-        *,
-        retry_delays: Sequence[float] = bsp_http.DEFAULT_DELAYS,
-    ) -> None:
-        self.channel = channel
-        self.http = http
-        self.base_url = (getattr(channel, "base_url", None) or PARTNER_URL).rstrip("/")
-        self.retry_delays = retry_delays
+    base_url_default = PARTNER_URL
+    parse_error = staticmethod(parse_error)
 
     def _token(self) -> str:
-        field = "app_token_env" if getattr(self.channel, "app_token_env", None) else "api_key_env"
+        field = "app_token_env" if self.channel.app_token_env else "api_key_env"
         return bsp_http.require_secret(self.channel, field)
 
     def _app_url(self) -> str:
-        app_id = getattr(self.channel, "app_id", None)
-        if not app_id:
-            raise BspError("missing_credentials", f"channel {self.channel.id} has no app_id in contato.yml")
-        return f"{self.base_url}/partner/app/{app_id}"
+        if not self.channel.app_id:
+            raise self._missing("app_id")
+        return f"{self.base_url}/partner/app/{self.channel.app_id}"
 
     async def list_templates(self) -> list[Template]:
-        response = await bsp_http.read(
-            self.http,
+        response = await self._read(
             "GET",
             f"{self._app_url()}/templates",
             headers={"Authorization": self._token()},
-            parse_error=_parse_response_error,
-            delays=self.retry_delays,
         )
         data = bsp_http.json_or_none(response)
         if not isinstance(data, Mapping) or not isinstance(data.get("templates"), list):
             raise BspError("bad_response", "Gupshup's template list has no templates")
-        templates = []
-        for item in data["templates"]:
-            try:
-                templates.append(parse_gupshup_template(item))
-            except ValueError as exc:
-                log.warning("channel %s: skipped a template: %s", self.channel.id, exc)
-        return templates
+        return self._templates(data["templates"], parse_gupshup_template)
 
     def _messages_url(self) -> str:
         return f"{self._app_url()}/v3/message"
 
     def _send_headers(self) -> dict[str, str]:
         return {"Authorization": self._token()}
-
-    def _send_error(self, response: httpx.Response) -> BspError:
-        return _parse_response_error(response)
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """`X-Webhook-Secret` equal to the channel's webhook secret (see bsp_http)."""
@@ -173,8 +144,3 @@ def parse_gupshup_webhook(payload: Any) -> list[WebhookEvent]:
     if "type" in payload and "payload" in payload:
         return []  # v2: Gupshup's own envelope, not used by this product
     raise WebhookShapeError("entry", "missing: neither Gupshup v3 (Meta envelope) nor v2")
-
-
-def build(channel: ChannelLike, http: httpx.AsyncClient, store: object = None) -> GupshupProvider:
-    """The registry's entry point."""
-    return GupshupProvider(channel, http)

@@ -13,9 +13,10 @@ import httpx
 import pytest
 import respx
 
-from bot.bsp import cloudapi
 from bot.bsp.base import BspError, SessionData, TemplateSend
-from tests.bsp import fake_channel
+from bot.bsp.cloudapi import adapter as cloudapi
+from bot.bsp.cloudapi.channel import CloudApiChannel
+from tests.bsp import clock, make_channel
 from tests.conftest import WHATSAPP_FIXTURES, load_fixture
 
 GRAPH = "https://graph.facebook.com/v23.0"
@@ -29,9 +30,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def provider(http: httpx.AsyncClient, env: dict[str, str] | None = None) -> cloudapi.CloudApiProvider:
-    channel = fake_channel(
+    channel = make_channel(
+        CloudApiChannel,
         ENV if env is None else env,
-        bsp="cloudapi",
         access_token_env="WA_TOKEN",
         app_secret_env="WA_APP_SECRET",
         verify_token_env="WA_VERIFY",
@@ -39,12 +40,17 @@ def provider(http: httpx.AsyncClient, env: dict[str, str] | None = None) -> clou
         phone_number_id="106540352242922",
         graph_version="v23.0",
     )
-    return cloudapi.CloudApiProvider(channel, http, retry_delays=(0, 0))
+    return cloudapi.CloudApiProvider(channel, http, clock, retry_delays=(0, 0))
 
 
 async def test_build(http: httpx.AsyncClient) -> None:
-    built = cloudapi.build(fake_channel(ENV, graph_version="v21.0"), http, None)
+    built = cloudapi.CloudApiProvider.build(
+        make_channel(CloudApiChannel, ENV, graph_version="v21.0"), http, None, clock
+    )
     assert built.session_data is SessionData.FULL and built.base_url == "https://graph.facebook.com/v21.0"
+    # With no graph_version in contato.yml, the channel model's default is the one the calls use.
+    default = cloudapi.CloudApiProvider.build(make_channel(CloudApiChannel, ENV), http, None, clock)
+    assert default.base_url == "https://graph.facebook.com/v26.0" and default.name == "cloudapi"
 
 
 @respx.mock

@@ -9,15 +9,14 @@ are protected by a secret custom header (`X-Webhook-Secret`, set with `POST /v1/
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-
-import httpx
 
 from bot.bsp import http as bsp_http
 from bot.bsp import meta
+from bot.bsp.adapter import Adapter
 from bot.bsp.base import BspError, SessionData, WebhookEvent
-from bot.bsp.http import ChannelLike
+from bot.bsp.dialog360.channel import Dialog360Channel
 from bot.rules.templates import Template
 
 log = logging.getLogger(__name__)
@@ -60,27 +59,12 @@ def parse_error(data: Any, http_status: int | None) -> BspError:
     )
 
 
-def _parse_response_error(response: httpx.Response) -> BspError:
-    return parse_error(bsp_http.json_or_none(response), response.status_code)
-
-
-class Dialog360Provider(meta.MetaMessageSender):
+class Dialog360Provider(Adapter[Dialog360Channel], meta.MetaMessageSender):
     """One 360dialog number."""
 
-    name = "360dialog"
     session_data = SessionData.FULL
-
-    def __init__(
-        self,
-        channel: ChannelLike,
-        http: httpx.AsyncClient,
-        *,
-        retry_delays: Sequence[float] = bsp_http.DEFAULT_DELAYS,
-    ) -> None:
-        self.channel = channel
-        self.http = http
-        self.base_url = (getattr(channel, "base_url", None) or DEFAULT_BASE_URL).rstrip("/")
-        self.retry_delays = retry_delays
+    base_url_default = DEFAULT_BASE_URL
+    parse_error = staticmethod(parse_error)
 
     def _headers(self) -> dict[str, str]:
         return {"D360-API-KEY": bsp_http.require_secret(self.channel, "api_key_env")}
@@ -91,14 +75,11 @@ class Dialog360Provider(meta.MetaMessageSender):
         templates: list[Template] = []
         offset = 0
         for _ in range(MAX_PAGES):
-            response = await bsp_http.read(
-                self.http,
+            response = await self._read(
                 "GET",
                 f"{self.base_url}/v1/configs/templates",
                 params={"limit": PAGE_SIZE, "offset": offset},
                 headers=headers,
-                parse_error=_parse_response_error,
-                delays=self.retry_delays,
             )
             page = bsp_http.json_or_none(response)
             if not isinstance(page, Mapping) or not isinstance(page.get("waba_templates"), list):
@@ -118,9 +99,6 @@ class Dialog360Provider(meta.MetaMessageSender):
     def _send_headers(self) -> dict[str, str]:
         return self._headers()
 
-    def _send_error(self, response: httpx.Response) -> BspError:
-        return _parse_response_error(response)
-
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """The secret custom header configured on 360dialog's webhook (see bsp_http)."""
         return bsp_http.webhook_secret_ok(self.channel, headers)
@@ -131,8 +109,3 @@ class Dialog360Provider(meta.MetaMessageSender):
 
 def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def build(channel: ChannelLike, http: httpx.AsyncClient, store: object = None) -> Dialog360Provider:
-    """The registry's entry point."""
-    return Dialog360Provider(channel, http)

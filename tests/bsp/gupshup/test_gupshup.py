@@ -9,10 +9,11 @@ import httpx
 import pytest
 import respx
 
-from bot.bsp import gupshup
 from bot.bsp.base import BspError, SessionData, StatusUpdate, TemplateSend, WebhookShapeError
+from bot.bsp.gupshup import adapter as gupshup
+from bot.bsp.gupshup.channel import GupshupChannel
 from bot.rules.events import Category
-from tests.bsp import fake_channel
+from tests.bsp import clock, make_channel
 from tests.conftest import load_fixture
 
 APP = "https://partner.gupshup.io/partner/app/app-uuid-1"
@@ -59,19 +60,20 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def provider(http: httpx.AsyncClient, env: dict[str, str] | None = None) -> gupshup.GupshupProvider:
-    channel = fake_channel(
+    channel = make_channel(
+        GupshupChannel,
         ENV if env is None else env,
-        bsp="gupshup",
         app_id="app-uuid-1",
         app_token_env="GS_TOKEN",
         webhook_secret_env="GS_HOOK",
         source_number="5511999990000",
     )
-    return gupshup.GupshupProvider(channel, http, retry_delays=(0, 0))
+    return gupshup.GupshupProvider(channel, http, clock, retry_delays=(0, 0))
 
 
 def test_build() -> None:
-    assert gupshup.build(fake_channel(ENV), httpx.AsyncClient(), None).session_data is SessionData.NONE
+    built = gupshup.GupshupProvider.build(make_channel(GupshupChannel, ENV), httpx.AsyncClient(), None, clock)
+    assert built.session_data is SessionData.NONE
 
 
 @respx.mock

@@ -9,10 +9,12 @@ import httpx
 import pytest
 import respx
 
-from bot.bsp import dialog360
+from bot.bsp import meta
 from bot.bsp.base import BspError, SessionData, TemplateSend
+from bot.bsp.dialog360 import adapter as dialog360
+from bot.bsp.dialog360.channel import Dialog360Channel
 from bot.rules.templates import Template
-from tests.bsp import fake_channel
+from tests.bsp import clock, make_channel
 from tests.conftest import load_fixture
 
 BASE = "https://waba-v2.360dialog.io"
@@ -26,16 +28,16 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def provider(http: httpx.AsyncClient, env: dict[str, str] | None = None) -> dialog360.Dialog360Provider:
-    channel = fake_channel(
-        ENV if env is None else env, bsp="360dialog", api_key_env="D360_KEY", webhook_secret_env="D360_HOOK"
+    channel = make_channel(
+        Dialog360Channel, ENV if env is None else env, api_key_env="D360_KEY", webhook_secret_env="D360_HOOK"
     )
-    return dialog360.Dialog360Provider(channel, http, retry_delays=(0, 0))
+    return dialog360.Dialog360Provider(channel, http, clock, retry_delays=(0, 0))
 
 
 def template() -> Template:
     return next(
         t
-        for t in dialog360.meta.parse_template_items(
+        for t in meta.parse_template_items(
             load_fixture("360dialog-templates-list-v1-configs-rapidpro.json")["waba_templates"], "c"
         )
         if t.key == "hello:fr"
@@ -43,7 +45,8 @@ def template() -> Template:
 
 
 async def test_build_and_session_data(http: httpx.AsyncClient) -> None:
-    built = dialog360.build(fake_channel(ENV, api_key_env="D360_KEY"), http, None)
+    channel = make_channel(Dialog360Channel, ENV, api_key_env="D360_KEY")
+    built = dialog360.Dialog360Provider.build(channel, http, None, clock)
     assert built.session_data is SessionData.FULL and built.name == "360dialog"
 
 

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -15,16 +14,16 @@ import httpx
 import pytest
 import respx
 
-from bot.bsp import twilio
 from bot.bsp.base import BspError, ProviderError, SessionData, StatusUpdate, TemplateSend
+from bot.bsp.twilio import adapter as twilio
+from bot.bsp.twilio.channel import TwilioChannel
 from bot.rules.events import Category
-from tests.bsp import fake_channel
+from tests.bsp import NOW, clock, make_channel
 
 SID = "AC0123456789abcdef0123456789abcdef"
 CONTENT = "https://content.twilio.com/v1/ContentAndApprovals"
 MESSAGES = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"
 ENV = {"TW_TOKEN": "tw-token"}
-NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def content(
@@ -50,14 +49,13 @@ def provider(
     http: httpx.AsyncClient, env: dict[str, str] | None = None, **fields: object
 ) -> twilio.TwilioProvider:
     settings: dict[str, object] = {
-        "bsp": "twilio",
         "account_sid": SID,
         "auth_token_env": "TW_TOKEN",
         "from_number": "+5511999990000",
         **fields,
     }
     return twilio.TwilioProvider(
-        fake_channel(ENV if env is None else env, **settings), http, retry_delays=(0, 0), clock=lambda: NOW
+        make_channel(TwilioChannel, ENV if env is None else env, **settings), http, clock, retry_delays=(0, 0)
     )
 
 
@@ -66,7 +64,8 @@ def basic(user: str, password: str) -> str:
 
 
 def test_build() -> None:
-    assert twilio.build(fake_channel(ENV), httpx.AsyncClient(), None).session_data is SessionData.NONE
+    built = twilio.TwilioProvider.build(make_channel(TwilioChannel, ENV), httpx.AsyncClient(), None, clock)
+    assert built.session_data is SessionData.NONE and built.clock is clock
 
 
 @respx.mock

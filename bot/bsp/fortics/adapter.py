@@ -48,6 +48,7 @@ from typing import Any
 import httpx
 
 from bot.bsp import http as bsp_http
+from bot.bsp.adapter import Adapter, Clock
 from bot.bsp.base import (
     BspError,
     InboundMessage,
@@ -57,7 +58,7 @@ from bot.bsp.base import (
     WebhookEvent,
     WebhookShapeError,
 )
-from bot.bsp.http import ChannelLike
+from bot.bsp.fortics.channel import ForticsChannel
 from bot.bsp.meta import parse_timestamp
 from bot.rules.templates import Template, normalise_category, render_preview, template_variables
 
@@ -78,10 +79,6 @@ def parse_error(data: Any, http_status: int | None) -> BspError:
     return BspError(
         f"http_{http_status}", message or "Fortics answered with an error", http_status=http_status
     )
-
-
-def _parse_response_error(response: httpx.Response) -> BspError:
-    return parse_error(bsp_http.json_or_none(response), response.status_code)
 
 
 def _unwrap(data: Any) -> Any:
@@ -144,27 +141,27 @@ def parse_hsm(item: Any) -> Template:
     )
 
 
-class ForticsProvider:
+class ForticsProvider(Adapter[ForticsChannel]):
     """One Fortics (SZ.chat) WhatsApp channel."""
 
-    name = "fortics"
     session_data = SessionData.DERIVED
+    parse_error = staticmethod(parse_error)
 
     def __init__(
         self,
-        channel: ChannelLike,
+        channel: ForticsChannel,
         http: httpx.AsyncClient,
+        clock: Clock,
         *,
         retry_delays: Sequence[float] = bsp_http.DEFAULT_DELAYS,
         sessions: dict[tuple[str, str], ForticsSession] | None = None,
     ) -> None:
-        self.channel = channel
-        self.http = http
-        base_url = getattr(channel, "base_url", None)
-        tenant = getattr(channel, "tenant", None)
-        self.base_url = (base_url or f"https://{tenant}.sz.chat/api/v4").rstrip("/")
-        self.retry_delays = retry_delays
+        super().__init__(channel, http, clock, retry_delays=retry_delays)
         self._sessions = _SESSIONS if sessions is None else sessions
+
+    def default_base_url(self) -> str:
+        """The tenant's SZ.chat API (assumption 1)."""
+        return f"https://{self.channel.tenant}.sz.chat/api/v4"
 
     # ---- session -----------------------------------------------------------------------------
 
@@ -175,13 +172,10 @@ class ForticsProvider:
         return session, email, password
 
     async def _login(self, email: str, password: str) -> str:
-        response = await bsp_http.read(
-            self.http,
+        response = await self._read(
             "POST",
             f"{self.base_url}/auth/login",
             json={"email": email, "password": password},
-            parse_error=_parse_response_error,
-            delays=self.retry_delays,
         )
         token = _token_of(bsp_http.json_or_none(response))
         if not token:
@@ -190,13 +184,10 @@ class ForticsProvider:
 
     async def _refresh(self, token: str) -> str | None:
         try:
-            response = await bsp_http.read(
-                self.http,
+            response = await self._read(
                 "POST",
                 f"{self.base_url}/auth/refresh",
                 headers={"Authorization": f"Bearer {token}"},
-                parse_error=_parse_response_error,
-                delays=self.retry_delays,
             )
         except BspError as exc:
             log.info(
@@ -223,17 +214,12 @@ class ForticsProvider:
             headers = {"Authorization": f"Bearer {token}"}
             try:
                 if is_send:
-                    return await bsp_http.send(
-                        self.http, "POST", url, json=body, headers=headers, parse_error=_parse_response_error
-                    )
-                return await bsp_http.read(
-                    self.http,
+                    return await self._send("POST", url, json=body, headers=headers)
+                return await self._read(
                     "POST",
                     url,
                     json=body,
                     headers=headers,
-                    parse_error=_parse_response_error,
-                    delays=self.retry_delays,
                 )
             except BspError as exc:
                 # A 401 was refused before anything happened: re-authenticate and try once more.
@@ -246,23 +232,17 @@ class ForticsProvider:
 
     async def list_templates(self) -> list[Template]:
         body: dict[str, Any] = {}
-        if getattr(self.channel, "fortics_channel_id", None):
-            body["channel_id"] = self.channel.fortics_channel_id  # type: ignore[attr-defined]
+        if self.channel.fortics_channel_id:
+            body["channel_id"] = self.channel.fortics_channel_id
         data = _unwrap(bsp_http.json_or_none(await self._call("/hsm/listAll", body, is_send=False)))
         if not isinstance(data, list):
             raise BspError("bad_response", "Fortics' HSM list is not a list")
-        templates = []
-        for item in data:
-            try:
-                templates.append(parse_hsm(item))
-            except ValueError as exc:
-                log.warning("channel %s: skipped a template: %s", self.channel.id, exc)
-        return templates
+        return self._templates(data, parse_hsm)
 
     def _message_body(self, to: str, text: str) -> dict[str, Any]:
         return {
             "platform_id": to.strip().removeprefix("+"),
-            "channel_id": getattr(self.channel, "fortics_channel_id", None),
+            "channel_id": self.channel.fortics_channel_id,
             "type": "text",
             "message": text,
         }
@@ -275,14 +255,14 @@ class ForticsProvider:
             hsm_template_name=send.template.name,
             hsm_placeholders=[values.get(v.key, "") for v in template_variables(send.template)],
         )
-        return await self._send(body)
+        return await self._send_message(body)
 
     async def send_text(self, to: str, text: str) -> SendResult:
         body = self._message_body(to, text)
         body["is_hsm"] = False
-        return await self._send(body)
+        return await self._send_message(body)
 
-    async def _send(self, body: dict[str, Any]) -> SendResult:
+    async def _send_message(self, body: dict[str, Any]) -> SendResult:
         data = bsp_http.json_or_none(await self._call("/message/send", body, is_send=True))
         message_id = None
         for node in (data, _unwrap(data)):
@@ -348,8 +328,3 @@ def parse_receptiva(payload: Any) -> list[WebhookEvent]:
             text=text if isinstance(text, str) else None,
         )
     ]
-
-
-def build(channel: ChannelLike, http: httpx.AsyncClient, store: object = None) -> ForticsProvider:
-    """The registry's entry point."""
-    return ForticsProvider(channel, http)

@@ -1,0 +1,1 @@
+"""360dialog (Cloud API behind a per-number key): `channel.py` (its settings), `adapter.py`."""

@@ -1,0 +1,1 @@
+"""Fortics (SZ.chat): `channel.py` (its settings), `adapter.py` (the Provider, assumptions listed)."""

@@ -1,0 +1,1 @@
+"""Gupshup (partner API, v3 messages): `channel.py` (its settings), `adapter.py` (the Provider)."""

@@ -1,0 +1,1 @@
+"""Twilio (Content API, Messages API, form-encoded status callbacks): `channel.py`, `adapter.py`."""

@@ -1,0 +1,100 @@
+"""contato.yml as models: the app, its teams, and (from bot.bsp.registry) its channels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
+
+from bot.bsp.channel import ChannelConfig, plain, skip_cross_checks
+from bot.bsp.registry import AnyChannel
+from bot.config.checks import app_rules, team_rules
+from bot.config.fields import EVERYONE, ConfigModel, SlackChannel, SlackUser, Text, Usergroup, as_list
+from bot.config.locator import Locator
+
+
+class AlertsConfig(ConfigModel):
+    scan_seconds: int = Field(default=30, ge=1, le=3600)
+
+
+class TemplatesConfig(ConfigModel):
+    ttl_seconds: int = Field(default=300, ge=10, le=86400)
+
+
+class PricingConfig(ConfigModel):
+    rules_file: Text | None = None
+
+
+class TeamConfig(ConfigModel):
+    """A team of agents: who is in it and which WhatsApp channels it may use."""
+
+    id: Text
+    name: Text
+    members: Annotated[list[SlackUser], BeforeValidator(as_list)] = []
+    usergroup: Usergroup | None = None
+    alert_channel: SlackChannel | None = None
+    alert_lead_minutes: int = Field(default=60, ge=1, le=1440)
+    channels: Annotated[list[Text], BeforeValidator(as_list)]
+
+    @property
+    def everyone(self) -> bool:
+        """Whether every workspace member is in the team (`members: ["*"]`)."""
+        return EVERYONE in self.members
+
+    @model_validator(mode="after")
+    def _needs_people(self, info: ValidationInfo) -> TeamConfig:
+        if not skip_cross_checks(info):
+            problems = team_rules(self.model_dump(exclude_unset=True))
+            if problems:
+                raise ValueError("; ".join(plain(loc, msg) for loc, msg in problems))
+        return self
+
+
+class AppConfig(ConfigModel):
+    """The whole contato.yml."""
+
+    language: Literal["pt-BR", "en"] = "pt-BR"
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
+    pricing: PricingConfig = Field(default_factory=PricingConfig)
+    teams: list[TeamConfig]
+    channels: list[AnyChannel]
+
+    # Where each value came from (set by load_config), so later checks can cite lines too.
+    _locator: Locator | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _cross_references(self, info: ValidationInfo) -> AppConfig:
+        if not skip_cross_checks(info):
+            problems = app_rules(self.model_dump(exclude_unset=True), lambda loc: None)
+            if problems:
+                raise ValueError("; ".join(plain(loc, msg) for loc, msg in problems))
+        return self
+
+    def team(self, team_id: str) -> TeamConfig | None:
+        """The team with this id, or None."""
+        return next((t for t in self.teams if t.id == team_id), None)
+
+    def channel(self, channel_id: str) -> ChannelConfig | None:
+        """The channel with this id, or None."""
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+    def teams_of_user(self, user_id: str, usergroup_members: Mapping[str, set[str]]) -> list[TeamConfig]:
+        """The teams `user_id` belongs to: listed in `members`, in the team's usergroup, or the
+        team has `members: ["*"]` (every workspace member; the easy way to try the app)."""
+        return [
+            team
+            for team in self.teams
+            if user_id in team.members
+            or team.everyone
+            or (team.usergroup is not None and user_id in usergroup_members.get(team.usergroup, ()))
+        ]
+
+    def usergroups(self) -> list[str]:
+        """Every Slack user group id the teams use (each once, in config order)."""
+        return list(dict.fromkeys(t.usergroup for t in self.teams if t.usergroup))
+
+    def teams_for_channel(self, channel_id: str) -> list[TeamConfig]:
+        """The teams allowed to use a WhatsApp channel."""
+        return [t for t in self.teams if channel_id in t.channels]
