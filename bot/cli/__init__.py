@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
+from bot import __version__
 from bot.cli import migrate, preview, serve, sessions, templates, webhook
 from bot.cli.common import CommandFailed, UsageError
 
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="contato-bot",
         description="Contato Ativo for Slack: outbound WhatsApp conversations from Slack.",
     )
+    parser.add_argument("--version", action="version", version=f"contato-bot {__version__}")
     parser.add_argument("--config", help="config file (default: $CONTATO_CONFIG or ./contato.yml)")
     sub = parser.add_subparsers(dest="command", required=True)
     for add_parser, _run in COMMANDS.values():
