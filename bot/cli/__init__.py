@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from bot import __version__
 from bot.cli import migrate, preview, serve, sessions, templates, webhook
@@ -59,16 +60,37 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None], Runner]]
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its refusals as one line (usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message.rstrip('.')}; '{self.prog} --help' shows the usage.\n")
+
+
+CONFIG_HELP = "config file (default: $CONTATO_CONFIG or ./contato.yml)"
+
+
+def _add_config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--config` after the subcommand too (`contato-bot check --config x`): every subcommand
+    accepts it, and leaves the top-level value alone when not given (SUPPRESS)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):
+                subparser.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+                _add_config_everywhere(subparser)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="contato-bot",
         description="Contato Ativo for Slack: outbound WhatsApp conversations from Slack.",
     )
     parser.add_argument("--version", action="version", version=f"contato-bot {__version__}")
-    parser.add_argument("--config", help="config file (default: $CONTATO_CONFIG or ./contato.yml)")
+    parser.add_argument("--config", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     for add_parser, _run in COMMANDS.values():
         add_parser(sub)
+    _add_config_everywhere(parser)
     return parser
 
 
