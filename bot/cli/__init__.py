@@ -20,6 +20,7 @@ from typing import NoReturn
 from bot import __version__
 from bot.cli import migrate, preview, serve, sessions, templates, webhook
 from bot.cli.common import CommandFailed, UsageError
+from bot.logs import LogSettingsError, setup_logging
 
 Runner = Callable[[argparse.Namespace, str], int]
 
@@ -96,11 +97,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic narrates every start at INFO; the operator only needs to hear when it fails.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        setup_logging()  # LOG_LEVEL, LOG_FORMAT; Alembic and APScheduler only when they warn
+    except LogSettingsError as exc:
+        print(f"contato-bot: {exc}", file=sys.stderr)
+        return 1
     config_path = args.config or os.environ.get("CONTATO_CONFIG") or "contato.yml"
     run = COMMANDS[args.command][1]
     label = getattr(args, "command_label", args.command)  # "webhook replay", not just "webhook"
