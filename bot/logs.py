@@ -93,14 +93,18 @@ def log_context(**fields: str | None) -> Iterator[None]:
         _context.reset(token)
 
 
+def stamp_context(record: logging.LogRecord) -> None:
+    """Copy the `log_context` fields onto the record (where `extra=` did not set them), so they
+    travel with it whenever and wherever it is formatted."""
+    for name, value in _context.get().items():
+        if not getattr(record, name, None):
+            setattr(record, name, value)
+
+
 def context_fields(record: logging.LogRecord) -> dict[str, str]:
-    """The context fields of a record: `extra=` on the call wins over `log_context`."""
-    fields = dict(_context.get())
-    for name in CONTEXT_FIELDS:
-        value = getattr(record, name, None)
-        if value:
-            fields[name] = str(value)
-    return {name: fields[name] for name in CONTEXT_FIELDS if fields.get(name)}
+    """The context fields of a record, in CONTEXT_FIELDS order."""
+    stamp_context(record)
+    return {name: str(value) for name in CONTEXT_FIELDS if (value := getattr(record, name, None))}
 
 
 def mask_phones(text: str) -> str:
@@ -133,6 +137,7 @@ class RedactFilter(logging.Filter):
         return mask_phones(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        stamp_context(record)
         try:
             message = record.getMessage()
         except Exception:  # a bad %-format: keep what there is rather than lose the record

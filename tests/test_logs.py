@@ -132,6 +132,25 @@ def test_text_lines_carry_the_context_and_hide_phones_and_secrets(restore_loggin
     assert_nothing_leaks(line)
 
 
+async def test_slack_requests_name_the_user(restore_logging: None) -> None:
+    from slack_bolt.context.async_context import AsyncBoltContext
+    from slack_bolt.response import BoltResponse
+
+    from bot.app import _slack_log_context
+
+    stream = configured("json")
+
+    async def listener() -> BoltResponse:
+        logging.getLogger("bot.handlers").info("modal opened")
+        return BoltResponse(status=200)
+
+    response = await _slack_log_context(AsyncBoltContext({"user_id": "UAGENT"}), listener)
+    assert response.status == 200
+    logging.getLogger("bot.handlers").info("after the request")
+    during, after = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert during["slack_user"] == "UAGENT" and "slack_user" not in after
+
+
 def test_ids_and_slack_timestamps_are_not_taken_for_phones() -> None:
     assert logs.mask_phones("ts 1732540000.123456 order 12345678901234567890") == (
         "ts 1732540000.123456 order 12345678901234567890"
