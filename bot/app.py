@@ -8,22 +8,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import handlers
 from bot.core.webhooks import WebhookProcessor, webhook_routes
+from bot.logs import log_context
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,11 +40,14 @@ SLACK_EVENTS_PATH = "/slack/events"
 def build_slack_client(rt: Runtime) -> AsyncWebClient:
     """The Web API client: SLACK_API_URL honoured (GovSlack, tests); 429s and network errors retried."""
     token = rt.settings.slack_bot_token.get_secret_value() if rt.settings.slack_bot_token else None
-    kwargs = {}
+    return configure_slack_client(AsyncWebClient(token=token), rt)
+
+
+def configure_slack_client(client: AsyncWebClient, rt: Runtime) -> AsyncWebClient:
+    """Point a Web API client at SLACK_API_URL (when set) and retry 429s and network errors."""
     if rt.settings.slack_api_url:
         base = rt.settings.slack_api_url
-        kwargs["base_url"] = base if base.endswith("/") else base + "/"
-    client = AsyncWebClient(token=token, **kwargs)  # type: ignore[arg-type]
+        client.base_url = base if base.endswith("/") else base + "/"
     client.retry_handlers.extend(
         [
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
@@ -49,19 +58,35 @@ def build_slack_client(rt: Runtime) -> AsyncWebClient:
 
 
 def build_bolt_app(rt: Runtime, *, socket_mode: bool = False) -> AsyncApp:
-    """Bolt AsyncApp with every listener registered."""
+    """Bolt AsyncApp with every listener registered.
+
+    Bolt gets the bot token and builds its Web API client itself, which is then configured like
+    `build_slack_client`'s. Handing Bolt a ready client instead made it warn at every start that
+    "`token` will be unused": without a `token` argument Bolt reads SLACK_BOT_TOKEN from the
+    environment on its own, then finds the client too."""
+    token = rt.settings.slack_bot_token.get_secret_value() if rt.settings.slack_bot_token else None
     signing_secret = (
         rt.settings.slack_signing_secret.get_secret_value() if rt.settings.slack_signing_secret else None
     )
     app = AsyncApp(
-        client=build_slack_client(rt),
+        token=token,
         signing_secret=signing_secret or ("socket-mode" if socket_mode else None),
         request_verification_enabled=not socket_mode,
         # Bolt acks then keeps the listener running; our listeners ack first themselves.
         process_before_response=False,
     )
+    configure_slack_client(app.client, rt)
+    app.use(_slack_log_context)
     handlers.register(app, rt)
     return app
+
+
+async def _slack_log_context(
+    context: AsyncBoltContext, next: Callable[[], Awaitable[BoltResponse]]
+) -> BoltResponse:
+    """Every log line of a Slack request names the Slack user (the listeners run inside)."""
+    with log_context(slack_user=context.user_id):
+        return await next()
 
 
 def build_asgi_app(
@@ -111,10 +136,39 @@ def build_asgi_app(
                 await processor.stop()
             await rt.aclose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(LogContextMiddleware, rt=rt)])
     app.state.runtime = rt
     app.state.bolt = bolt
     return app
+
+
+WEBHOOK_PREFIX = "/webhooks/"
+
+
+class LogContextMiddleware:
+    """Every log line of an HTTP request carries its request id (the caller's X-Request-ID, e.g.
+    from a reverse proxy, or a new one) and, for a webhook, the channel and its provider."""
+
+    def __init__(self, app: ASGIApp, rt: Runtime) -> None:
+        self.app = app
+        self.rt = rt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = next(
+            (value.decode("latin-1")[:64] for key, value in scope["headers"] if key == b"x-request-id"),
+            None,
+        ) or uuid.uuid4().hex[:16]
+        channel_id = provider = None
+        path: str = scope.get("path", "")
+        if path.startswith(WEBHOOK_PREFIX):
+            channel_id = path[len(WEBHOOK_PREFIX) :].split("/", 1)[0][:64] or None
+            channel = self.rt.config.channel(channel_id) if channel_id else None
+            provider = channel.bsp if channel is not None else None
+        with log_context(request_id=request_id, channel=channel_id, provider=provider):
+            await self.app(scope, receive, send)
 
 
 def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[Response]]:

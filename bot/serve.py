@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 import uvicorn
 
+from bot import logs
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,9 @@ def missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str
 
 # uvicorn picks uvloop and httptools (uvicorn[standard]). No access log line per request: at
 # thousands of webhook POSTs a second it costs more CPU than the request itself, and the app logs
-# what matters (refusals, failures) on its own.
+# what matters (refusals, failures) on its own. No logging configuration of uvicorn's own either
+# (log_config=None, log_level=None): its loggers propagate to the handler `bot.logs` set up, so
+# they follow LOG_LEVEL and LOG_FORMAT and go through the same phone and secret redaction.
 
 
 def run_serve(config_path: str, *, host: str, port: int, socket_mode: bool) -> int:
@@ -47,10 +51,13 @@ def run_serve(config_path: str, *, host: str, port: int, socket_mode: bool) -> i
     from bot.runtime import build_runtime
 
     rt = build_runtime(config_path, settings=settings)
+    logs.add_secrets(logs.config_secrets(rt.config, os.environ))  # the BSP keys the config names
     bolt = build_bolt_app(rt, socket_mode=socket_mode)
     if not socket_mode:
         log.info("serving Slack at http://%s:%s/slack/events", host, port)
-        uvicorn.run(build_asgi_app(rt, bolt), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(
+            build_asgi_app(rt, bolt), host=host, port=port, log_config=None, log_level=None, access_log=False
+        )
         return 0
     return asyncio.run(_serve_socket_mode(rt, bolt, host, port))
 
@@ -64,7 +71,7 @@ async def _serve_socket_mode(rt, bolt, host: str, port: int) -> int:  # type: ig
     # Delivery updates and alerts still go out through the Web API.
     asgi = build_asgi_app(rt, None, slack=bolt.client)
     server = uvicorn.Server(
-        uvicorn.Config(asgi, host=host, port=port, log_level="info", access_log=False)
+        uvicorn.Config(asgi, host=host, port=port, log_config=None, log_level=None, access_log=False)
     )
     handler = AsyncSocketModeHandler(bolt, rt.settings.slack_app_token.get_secret_value())
     await handler.connect_async()

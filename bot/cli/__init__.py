@@ -15,9 +15,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import NoReturn
 
+from bot import __version__
 from bot.cli import check, migrate, preview, sandbox, serve, sessions, templates, webhook
 from bot.cli.common import CommandFailed, UsageError
+from bot.logs import LogSettingsError, setup_logging
 
 Runner = Callable[[argparse.Namespace, str], int]
 
@@ -31,25 +34,47 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None], Runner]]
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its refusals as one line (usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message.rstrip('.')}; '{self.prog} --help' shows the usage.\n")
+
+
+CONFIG_HELP = "config file (default: $CONTATO_CONFIG or ./contato.yml)"
+
+
+def _add_config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--config` after the subcommand too (`contato-bot check --config x`): every subcommand
+    accepts it, and leaves the top-level value alone when not given (SUPPRESS)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):
+                subparser.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+                _add_config_everywhere(subparser)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="contato-bot",
         description="Contato Ativo for Slack: outbound WhatsApp conversations from Slack.",
     )
-    parser.add_argument("--config", help="config file (default: $CONTATO_CONFIG or ./contato.yml)")
+    parser.add_argument("--version", action="version", version=f"contato-bot {__version__}")
+    parser.add_argument("--config", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     for add_parser, _run in COMMANDS.values():
         add_parser(sub)
+    _add_config_everywhere(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic narrates every start at INFO; the operator only needs to hear when it fails.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        setup_logging()  # LOG_LEVEL, LOG_FORMAT; Alembic and APScheduler only when they warn
+    except LogSettingsError as exc:
+        print(f"contato-bot: {exc}", file=sys.stderr)
+        return 1
     config_path = args.config or os.environ.get("CONTATO_CONFIG") or "contato.yml"
     run = COMMANDS[args.command][1]
     label = getattr(args, "command_label", args.command)  # "webhook replay", not just "webhook"

@@ -7,10 +7,25 @@ import argparse
 import os
 
 
+def port_number(value: str) -> int:
+    """A TCP port, 1-65535 (uvicorn would take 99999 and listen on a random port)."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (valid ports: 1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range (valid ports: 1-65535)")
+    return port
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("serve", help="run the Slack app, the webhooks and the alert scheduler")
     parser.add_argument("--host", default="0.0.0.0")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    # A string default goes through `type` too, so a bad $PORT is refused like a bad --port, and
+    # only by `serve`.
+    parser.add_argument(
+        "--port", type=port_number, default=os.environ.get("PORT") or "3000", help="default: $PORT or 3000"
+    )
     parser.add_argument("--socket-mode", action="store_true", help="talk to Slack over Socket Mode")
 
 
