@@ -42,9 +42,9 @@ WALLS = (
     ),
     Wall(
         "bsp/ knows no Slack and no ingestion",
-        r"grep -rnE '^\s*(from|import) (slack_sdk|slack_bolt|bot\.(handlers|blocks|core|app|cli))' bot/bsp",
+        r"grep -rnE '^\s*(from|import) (slack|bot\.(handlers|blocks|core|app|cli|runtime))' bot/bsp",
         ("bsp/**/*.py",),
-        IMPORT + r"(?:slack_sdk|slack_bolt|bot\.(?:handlers|blocks|core|app|cli))\b",
+        IMPORT + r"(?:slack_sdk|slack_bolt|bot\.(?:handlers|blocks|core|app|cli|runtime))\b",
     ),
     Wall(
         "only the app imports the Slack handlers",

@@ -26,7 +26,7 @@ def clock() -> datetime:
 def make_channel(model: type[C], env: dict[str, str] | None = None, **fields: Any) -> C:
     """A `model` channel with `fields` whose secrets are read from `env` (not the process's).
 
-    Required keys are not enforced here (tests/test_config.py covers them): an adapter test may
+    Required keys are not enforced here (tests/config/test_config.py covers them): an adapter test may
     leave one out to see what the adapter says.
     """
     data = {"id": "sales", "name": "Sales", "number": "+5511999990000", "bsp": model.bsp_name(), **fields}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -13,6 +15,8 @@ from bot.bsp.registry import build_provider
 from bot.bsp.sandbox.adapter import SandboxProvider
 from bot.bsp.sandbox.channel import SandboxChannel
 from tests.bsp import clock, make_channel
+
+BSP = Path(__file__).resolve().parents[2] / "bot" / "bsp"
 
 
 async def test_registry_maps_every_bsp() -> None:
@@ -59,3 +63,13 @@ def test_channel_config_validates_as_the_model_its_bsp_names() -> None:
         {"id": "s", "name": "S", "number": "+55 11 4000-0000", "bsp": "Sandbox"}
     )
     assert type(channel) is SandboxChannel and channel.bsp == "sandbox"
+
+
+def test_each_provider_has_its_folder_with_adapter_and_channel() -> None:
+    from bot.bsp import registry
+
+    for entry in registry.PROVIDERS:
+        folder = Path(entry.channel.__module__.replace(".", "/")).parent
+        assert entry.adapter.__module__.replace(".", "/").startswith(str(folder)), entry.name
+        assert (BSP.parents[1] / folder / "adapter.py").is_file()
+        assert (BSP.parents[1] / folder / "channel.py").is_file()

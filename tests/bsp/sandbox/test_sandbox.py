@@ -4,7 +4,6 @@ the provider registry, and `contato-bot sandbox inbound` / `sessions` through th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,6 @@ from bot.store.db import Store
 from bot.store.models import SandboxSend
 from tests.bsp import clock, make_channel
 from tests.conftest import load_fixture
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    store = Store.from_url(db_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def built(store: Store | None = None, channel: SandboxChannel | None = None) -> sandbox.SandboxProvider:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from bot.store.db import Store
 from bot.store.models import AlertClaim, Contact, Window
+from tests.core.test_alerts import CONFIG, items_of
 from tests.e2e.fake_slack import Failure, FakeSlack
-from tests.test_alerts import CONFIG, items_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WINDOWS = 200
 
 # One serve process's scanner: the runtime as `serve` builds it, run_scan in a loop.
@@ -35,7 +35,7 @@ try:
     rt = build_runtime(config_path, settings=settings, migrate=False)
 except ImportError:  # bot.config not written yet: the same holder the unit tests use
     from bot.store.db import Store
-    from tests.test_alerts import Rt, make_config
+    from tests.core.test_alerts import Rt, make_config
     path = Path(config_path)
     rt = Rt(make_config(path.parent, path.read_text()), Store.from_url(db_url))
 

@@ -18,7 +18,7 @@ from bot.config import (
     load_config,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "contato.example.yml"
 EXAMPLES_MARKER = "# Examples for the real BSPs"
 

@@ -20,7 +20,7 @@ from tests.blocks.limits import assert_view_within_limits
 from tests.conftest import WHATSAPP_FIXTURES
 from tests.e2e.fake_slack import free_port
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 CONFIG = """
 teams:

@@ -15,7 +15,7 @@ from bot.core.alerts import RESUME_ACTION_ID
 from bot.core.home import home_view
 from bot.store.db import Store
 from tests.blocks.limits import assert_message_within_limits
-from tests.test_alerts import NOW, add_contact, add_outbound, make_rt, set_window
+from tests.core.test_alerts import NOW, add_contact, add_outbound, make_rt, set_window
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

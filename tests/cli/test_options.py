@@ -11,7 +11,7 @@ import pytest
 
 from bot.cli import main
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture
