@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import WebhookDelivery
@@ -62,3 +62,16 @@ def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
         .where(WebhookDelivery.id.in_(list(ids)))
         .values(processed_at=now, error=None)
     )
+
+
+def backlog(session: Session) -> tuple[int, datetime | None, int]:
+    """(deliveries not processed, when the oldest of them arrived, how many of them recorded an
+    error): the metrics' view of the webhook queue."""
+    row = session.execute(
+        select(
+            func.count(WebhookDelivery.id),
+            func.min(WebhookDelivery.received_at),
+            func.count(WebhookDelivery.error),
+        ).where(WebhookDelivery.processed_at.is_(None))
+    ).one()
+    return int(row[0]), row[1], int(row[2])  # MIN() keeps the column's type: an aware datetime
