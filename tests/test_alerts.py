@@ -481,7 +481,8 @@ async def test_retries_stop_after_give_up_after_minutes_with_a_counted_give_up(
     (outcome given_up, Slack's error kept) instead of retrying until the window closes."""
     from bot import metrics
 
-    rt = make_rt(tmp_path, store, CONFIG.replace("scan_seconds: 60", "scan_seconds: 60\n  give_up_after_minutes: 3"))
+    config = CONFIG.replace("scan_seconds: 60", "scan_seconds: 60\n  give_up_after_minutes: 3")
+    rt = make_rt(tmp_path, store, config)
     before = metrics.REGISTRY.get_sample_value("contato_alerts_total", {"outcome": "given_up"}) or 0.0
     contact = add_contact(store, "+5511900000112")
     set_window(store, "loja", contact, "customer_care", NOW + timedelta(minutes=50))

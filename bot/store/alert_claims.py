@@ -123,7 +123,8 @@ def pending_count(session: Session) -> int:
     from sqlalchemy import func
 
     table = _table()
-    return int(session.scalar(select(func.count()).select_from(table).where(table.c.posted_at.is_(None))) or 0)
+    count = select(func.count()).select_from(table).where(table.c.posted_at.is_(None))
+    return int(session.scalar(count) or 0)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,9 @@ class ClaimRow:
     last_error: str | None
 
 
-def list_claims(session: Session, *, pending: bool = False, failed: bool = False, limit: int = 200) -> list[ClaimRow]:
+def list_claims(
+    session: Session, *, pending: bool = False, failed: bool = False, limit: int = 200
+) -> list[ClaimRow]:
     """Claims, newest first: all, the pending ones (not done), or the failed ones (dropped as
     expired or given up, or pending with a failed attempt)."""
     table = _table()
