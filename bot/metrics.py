@@ -12,6 +12,7 @@ Web API client (`instrument_slack_client`), the alert digest, and `/contato`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -23,8 +24,12 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
+    from starlette.requests import Request
+    from starlette.responses import Response
 
     from bot.store.db import Store
+
+log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -149,3 +154,50 @@ def render(store: Store, now: datetime) -> tuple[bytes, str]:
     DELIVERIES_FAILED.set(failed)
     ALERTS_PENDING.set(pending)
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def endpoint(
+    store: Store, clock: Callable[[], datetime], token: str | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """`GET /metrics`. With `token`, only for `Authorization: Bearer <token>` (compared in
+    constant time); the database gauges are read off the event loop."""
+    import asyncio
+    import hmac
+
+    from starlette.responses import PlainTextResponse, Response
+
+    expected = f"Bearer {token}".encode() if token else None
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return PlainTextResponse("unauthorized\n", status_code=401)
+        try:
+            body, content_type = await asyncio.to_thread(render, store, clock())
+        except Exception as exc:  # the database is down: say so, counters stay for next time
+            log.error("metrics: could not read the database: %s", type(exc).__name__)
+            return PlainTextResponse("database unavailable\n", status_code=503)
+        return Response(body, media_type=content_type)
+
+    return metrics
+
+
+def serve_in_thread(
+    store: Store, clock: Callable[[], datetime], host: str, port: int, token: str | None
+) -> None:
+    """`serve --metrics-port`: /metrics alone on its own port, in a daemon thread (uvicorn
+    installs no signal handlers outside the main thread, so the app's shutdown is unchanged)."""
+    import threading
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    app = Starlette(routes=[Route("/metrics", endpoint(store, clock, token), methods=["GET"])])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=host, port=port, log_config=None, log_level=None, access_log=False, lifespan="off"
+        )
+    )
+    threading.Thread(target=server.run, name="metrics", daemon=True).start()

@@ -162,4 +162,5 @@ def list_claims(
         stmt = stmt.where(
             or_(c.outcome.in_(["expired", "given_up"]), and_(c.posted_at.is_(None), c.attempts > 0))
         )
-    return [ClaimRow(*row) for row in session.execute(stmt.order_by(c.id.desc()).limit(limit)).all()]
+    rows = session.execute(stmt.order_by(c.id.desc()).limit(limit)).all()
+    return [ClaimRow(**row._mapping) for row in rows]

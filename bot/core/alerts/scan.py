@@ -286,14 +286,14 @@ def claim_and_lease(
         if expired:
             alert_claims.mark_posted(session, [c.id for c in expired], None, now, outcome="expired")
             result.expired += len(expired)
-    for claim in expired:
+    for late in expired:
         log.warning(
             "expiry alert to %s dropped: the %s window closed at %s before it could be posted "
             "(%d failed attempt(s))",
-            claim.slack_channel,
-            claim.kind,
-            claim.expires_at.isoformat(),
-            claim.attempts,
+            late.slack_channel,
+            late.kind,
+            late.expires_at.isoformat(),
+            late.attempts,
         )
     return [c for c in leased if c.id in items], items
 
