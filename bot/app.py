@@ -132,6 +132,10 @@ def build_asgi_app(
             from bot.core.alerts import start_scheduler
 
             scheduler = start_scheduler(rt, slack)
+        if with_scheduler:  # retention (config `retention`): at start, then daily
+            from bot.core.retention import prune_daily
+
+            warmups.append(asyncio.get_running_loop().create_task(prune_daily(rt)))
         try:
             yield
         finally:

@@ -75,3 +75,17 @@ def backlog(session: Session) -> tuple[int, datetime | None, int]:
         ).where(WebhookDelivery.processed_at.is_(None))
     ).one()
     return int(row[0]), row[1], int(row[2])  # MIN() keeps the column's type: an aware datetime
+
+
+def unprocessed_deliveries(
+    session: Session, *, with_error_only: bool, limit: int
+) -> list[tuple[int, str, datetime, str | None]]:
+    """(id, channel, received at, error) of deliveries not processed, oldest first: all of them,
+    or only those whose processing recorded an error (`contato-bot webhooks`)."""
+    stmt = select(
+        WebhookDelivery.id, WebhookDelivery.channel_id, WebhookDelivery.received_at, WebhookDelivery.error
+    ).where(WebhookDelivery.processed_at.is_(None))
+    if with_error_only:
+        stmt = stmt.where(WebhookDelivery.error.is_not(None))
+    rows = session.execute(stmt.order_by(WebhookDelivery.id).limit(limit)).all()
+    return [(row.id, row.channel_id, row.received_at, row.error) for row in rows]
