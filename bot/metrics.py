@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 if TYPE_CHECKING:
+    import uvicorn
     from slack_sdk.web.async_client import AsyncWebClient
     from starlette.requests import Request
     from starlette.responses import Response
@@ -185,9 +186,10 @@ def endpoint(
 
 def serve_in_thread(
     store: Store, clock: Callable[[], datetime], host: str, port: int, token: str | None
-) -> None:
+) -> uvicorn.Server:
     """`serve --metrics-port`: /metrics alone on its own port, in a daemon thread (uvicorn
-    installs no signal handlers outside the main thread, so the app's shutdown is unchanged)."""
+    installs no signal handlers outside the main thread, so the app's shutdown is unchanged).
+    Returns the server (`should_exit = True` stops it)."""
     import threading
 
     import uvicorn
@@ -201,3 +203,4 @@ def serve_in_thread(
         )
     )
     threading.Thread(target=server.run, name="metrics", daemon=True).start()
+    return server
