@@ -87,6 +87,8 @@ def test_everything_answers_and_agrees(config: Path, capsys: pytest.CaptureFixtu
         code, lines = check(capsys, config)
     assert code == 0, lines
     assert lines[0] == f"{config}: OK"
+    assert "alert scan: every 30 s; retries given up after 120 min" in lines
+    assert "retention: processed webhooks 30 days, message texts 180 days" in lines
 
 
 def test_each_problem_is_one_located_sentence(

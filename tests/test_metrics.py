@@ -62,3 +62,22 @@ def test_a_metrics_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[st
         main(["serve", "--metrics-port", "99999"])
     assert exit_.value.code == 2
     assert "99999 is out of range (valid ports: 1-65535)" in capsys.readouterr().err
+
+
+def test_the_sample_dashboard_graphs_only_metrics_the_app_exports() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads(
+        (Path(__file__).resolve().parents[1] / "deploy" / "grafana-dashboard.json").read_text()
+    )
+    used = {
+        re.sub(r"_(bucket|count|sum)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"contato_[a-z_]+", target["expr"])
+    }
+    exported = {metric.name for metric in metrics.REGISTRY.collect()}
+    exported |= {f"{name}_total" for name in exported}  # counters are collected without _total
+    assert used and used <= exported

@@ -151,7 +151,16 @@ def _print_summary(
             notes.append(f"channel {channel.id} is not used by any team, so nobody can send through it")
     print(f"database: {database_url}")
     print(f"pricing rules: {rules_file if rules_file is not None else 'built-in (bot/rules/pricing.yml)'}")
-    print(f"alert scan: every {config.alerts.scan_seconds} s")
+    print(
+        f"alert scan: every {config.alerts.scan_seconds} s; "
+        f"retries given up after {config.alerts.give_up_after_minutes} min"
+    )
+    kept = config.retention
+
+    def days(value: int | None) -> str:
+        return f"{value} days" if value else "forever"
+
+    print(f"retention: processed webhooks {days(kept.webhook_days)}, message texts {days(kept.message_days)}")
     print(f"template cache: {config.templates.ttl_seconds} s")
     for note in notes:
         print(f"note: {note}")
