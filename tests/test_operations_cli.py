@@ -148,3 +148,34 @@ async def test_alerts_failed_says_to_invite_the_app_to_the_channel(
     code, out, _ = run(capsys, "alerts", "--pending", "--config", str(config))
     assert code == 0 and len(out.splitlines()) == 2
     assert "o Slack recusou (not_in_channel) em 1 tentativa(s)" in out
+
+
+def test_serve_prunes_by_the_config_at_start(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduled default: `retention.webhook_days` applied by the running app, by its clock."""
+    import time
+
+    from tests.e2e.harness import Clock, running_app, write_config
+    from tests.e2e.test_after_send_e2e import CONFIG, SECRET
+
+    monkeypatch.setenv("E2E_SANDBOX_SECRET", SECRET)
+    store = Store.from_url(db_url)
+    store.migrate()
+    with store.session() as session:
+        processed = deliveries.insert_delivery(session, "sandbox", b"{}", NOW - timedelta(days=31))
+        failed = deliveries.insert_delivery(session, "sandbox", b"not json", NOW - timedelta(days=31))
+        recent = deliveries.insert_delivery(session, "sandbox", b"{}", NOW - timedelta(days=29))
+        deliveries.mark_processed(session, [processed, recent], NOW - timedelta(days=29))
+    config = write_config(tmp_path, CONFIG.replace("alerts:", "retention:\n  webhook_days: 30\nalerts:"))
+    with running_app(config, db_url, Clock(NOW), with_scheduler=True):
+        deadline = time.monotonic() + 10
+        while True:
+            with store.session() as session:
+                left = set(session.scalars(select(WebhookDelivery.id)))
+            if processed not in left:
+                break
+            assert time.monotonic() < deadline, "the old processed delivery was not pruned"
+            time.sleep(0.05)
+    assert left == {failed, recent}
+    store.dispose()
