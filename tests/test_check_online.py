@@ -156,6 +156,7 @@ def test_environment_checks_run_even_when_the_file_has_errors(
 def test_a_database_not_migrated_says_to_migrate(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (tmp_path / "empty.db").touch()  # a file, but never migrated
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     with respx.mock(assert_all_called=False) as bsp:
         bsp.get(f"{D360}/v1/configs/templates").respond(json={"count": 0, "total": 0, "waba_templates": []})
@@ -173,3 +174,17 @@ def test_the_built_in_scopes_are_the_manifests(tmp_path: Path) -> None:
 
     where, scopes = manifest_scopes(tmp_path / "contato.yml")
     assert (where, scopes) == (str(MANIFEST), set(DEFAULT_BOT_SCOPES))
+
+
+def test_a_sqlite_file_not_created_yet_is_a_note_and_stays_uncreated(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'later.db'}")
+    with respx.mock(assert_all_called=False) as bsp:
+        bsp.get(f"{D360}/v1/configs/templates").respond(json={"count": 0, "total": 0, "waba_templates": []})
+        bsp.get(f"{D360}/v1/configs/webhook").respond(json={"url": "https://x.example/webhooks/vendas"})
+        code, lines = check(capsys, config)
+    assert code == 0
+    later = tmp_path / "later.db"
+    assert f"note: the SQLite database {later} does not exist yet; serve or migrate creates it" in lines
+    assert not (tmp_path / "later.db").exists()

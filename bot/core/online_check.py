@@ -60,7 +60,7 @@ def _first_line(exc: BaseException, secret: str | None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def database_problems(database_url: str) -> list[str]:
+def database_problems(database_url: str, report: OnlineReport) -> None:
     """The database answers and is at the newest migration."""
     from sqlalchemy.engine import make_url
 
@@ -70,23 +70,31 @@ def database_problems(database_url: str) -> list[str]:
         url = make_url(database_url)
         shown, password = url.render_as_string(hide_password=True), url.password
     except Exception:
-        return []  # the offline check already says the URL is malformed
+        return  # the offline check already says the URL is malformed
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # Not created by a check: `serve` (or `migrate`) creates and migrates it.
+        report.notes.append(
+            f"the SQLite database {url.database} does not exist yet; serve or migrate creates it"
+        )
+        return
     store = None
     try:
         store = Store.from_url(database_url)
         current, head = store.migration_state()
     except Exception as exc:
         reason = _first_line(exc, password)
-        return [f"environment: DATABASE_URL: the database at {shown} does not answer ({reason})."]
+        report.problems.append(
+            f"environment: DATABASE_URL: the database at {shown} does not answer ({reason})."
+        )
+        return
     finally:
         if store is not None:
             store.dispose()
     if current != head:
-        return [
+        report.problems.append(
             f"environment: DATABASE_URL: the database at {shown} is at migration {current or 'none'}, "
             f"not {head}; run 'contato-bot migrate'."
-        ]
-    return []
+        )
 
 
 def _slack_error(exc: BaseException) -> str:
@@ -233,7 +241,7 @@ def run_online(
     """Every online check; the caller prints the report."""
     report = OnlineReport()
     if database_url:
-        report.problems.extend(database_problems(database_url))
+        database_problems(database_url, report)
     asyncio.run(_network(config_path, config, settings, report))
     return report
 
