@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot import handlers
+from bot import handlers, metrics
 from bot.core.webhooks import WebhookProcessor, webhook_routes
 from bot.logs import log_context
 from bot.runtime import Runtime
@@ -54,7 +54,7 @@ def configure_slack_client(client: AsyncWebClient, rt: Runtime) -> AsyncWebClien
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
         ]
     )
-    return client
+    return metrics.instrument_slack_client(client)
 
 
 def build_bolt_app(rt: Runtime, *, socket_mode: bool = False) -> AsyncApp:
@@ -84,7 +84,11 @@ def build_bolt_app(rt: Runtime, *, socket_mode: bool = False) -> AsyncApp:
 async def _slack_log_context(
     context: AsyncBoltContext, next: Callable[[], Awaitable[BoltResponse]]
 ) -> BoltResponse:
-    """Every log line of a Slack request names the Slack user (the listeners run inside)."""
+    """Every log line of a Slack request names the Slack user (the listeners run inside), and
+    the request's Web API client is counted: Bolt builds one per request from its own, so the
+    instrumentation of `app.client` alone would miss the listeners' calls."""
+    if context.client is not None:
+        metrics.instrument_slack_client(context.client)
     with log_context(slack_user=context.user_id):
         return await next()
 
@@ -102,6 +106,9 @@ def build_asgi_app(
     `slack` is the Web API client delivery updates and alerts go out through (default: bolt's);
     `webhooks` a processor the caller runs itself (default: one this app's lifespan runs)."""
     routes: list[Route] = [Route("/healthz", _healthz(rt), methods=["GET"])]
+    if rt.settings.metrics_token is not None:  # else only on `serve --metrics-port`
+        token = rt.settings.metrics_token.get_secret_value()
+        routes.append(Route("/metrics", metrics.endpoint(rt.store, rt.now, token), methods=["GET"]))
     if bolt is not None:
         slack_handler = AsyncSlackRequestHandler(bolt)
 
@@ -125,6 +132,10 @@ def build_asgi_app(
             from bot.core.alerts import start_scheduler
 
             scheduler = start_scheduler(rt, slack)
+        if with_scheduler:  # retention (config `retention`): at start, then daily
+            from bot.core.retention import prune_daily
+
+            warmups.append(asyncio.get_running_loop().create_task(prune_daily(rt)))
         try:
             yield
         finally:

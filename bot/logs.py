@@ -221,6 +221,8 @@ def config_secrets(config: Any, environ: Mapping[str, str]) -> list[str]:
         for key, name in fields.items():
             if key.endswith("_env") and isinstance(name, str) and environ.get(name):
                 values.append(environ[name])
+                if "," in environ[name]:  # two secrets while a key is rotated: each one alone too
+                    values.extend(part.strip() for part in environ[name].split(",") if part.strip())
     return values
 
 

@@ -36,7 +36,14 @@ def missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str
 # they follow LOG_LEVEL and LOG_FORMAT and go through the same phone and secret redaction.
 
 
-def run_serve(config_path: str, *, host: str, port: int, socket_mode: bool) -> int:
+def run_serve(
+    config_path: str,
+    *,
+    host: str,
+    port: int,
+    socket_mode: bool,
+    metrics: tuple[str, int] | None = None,
+) -> int:
     settings = Settings()
     missing = missing_slack_settings(settings, socket_mode=socket_mode)
     if missing:
@@ -53,6 +60,12 @@ def run_serve(config_path: str, *, host: str, port: int, socket_mode: bool) -> i
     rt = build_runtime(config_path, settings=settings)
     logs.add_secrets(logs.config_secrets(rt.config, os.environ))  # the BSP keys the config names
     bolt = build_bolt_app(rt, socket_mode=socket_mode)
+    if metrics is not None:
+        from bot.metrics import serve_in_thread
+
+        token = rt.settings.metrics_token.get_secret_value() if rt.settings.metrics_token else None
+        serve_in_thread(rt.store, rt.now, metrics[0], metrics[1], token)
+        log.info("serving metrics at http://%s:%s/metrics", metrics[0], metrics[1])
     if not socket_mode:
         log.info("serving Slack at http://%s:%s/slack/events", host, port)
         uvicorn.run(

@@ -177,3 +177,12 @@ class VerifiesHandshake(Protocol):
     def verify_handshake(self, params: Mapping[str, str]) -> str | None:
         """The challenge to echo, or None (answer 403)."""
         ...
+
+
+@runtime_checkable
+class ReportsWebhookUrl(Protocol):
+    """A provider whose API says which webhook URL it delivers to (`check --online` compares it)."""
+
+    async def registered_webhook_url(self) -> str | None:
+        """The URL set at the BSP, or None when none is; raises BspError."""
+        ...

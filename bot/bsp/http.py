@@ -74,10 +74,17 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
 
 
+def rotating_secrets(value: str | None) -> list[str]:
+    """The secrets an env var holds: one, or two comma-separated while a key is rotated (the new
+    one and the old one, both accepted until the BSP sends only the new one)."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
 def webhook_secret_ok(channel: Any, headers: Mapping[str, str]) -> bool:
     """For BSPs that do not sign webhooks (360dialog, Fortics, Gupshup, the sandbox): the header
-    `X-Webhook-Secret` must equal the channel's `webhook_secret_env` value, compared in constant
-    time. With no secret configured every request is refused (fail closed)."""
+    `X-Webhook-Secret` must equal the channel's `webhook_secret_env` value (either value while it
+    holds two, comma-separated), compared in constant time. With no secret configured every
+    request is refused (fail closed)."""
     expected = optional_secret(channel, "webhook_secret_env")
     if not expected:
         log.warning("channel %s: no webhook secret configured; refusing the webhook", channel.id)
@@ -86,10 +93,13 @@ def webhook_secret_ok(channel: Any, headers: Mapping[str, str]) -> bool:
 
 
 def secret_matches(expected: str | None, given: str | None) -> bool:
-    """Constant-time comparison; an unset expected secret never matches (fail closed)."""
-    if not expected or given is None:
+    """Constant-time comparison with each of the expected secrets (`rotating_secrets`: every one
+    is compared, so timing does not tell which matched); an unset one never matches (fail closed)."""
+    candidates = rotating_secrets(expected)
+    if not candidates or given is None:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    matched = [hmac.compare_digest(candidate.encode(), given.encode()) for candidate in candidates]
+    return any(matched)
 
 
 def json_or_none(response: httpx.Response) -> Any:

@@ -18,7 +18,19 @@ from types import ModuleType
 from typing import NoReturn
 
 from bot import __version__
-from bot.cli import check, migrate, preview, sandbox, serve, sessions, templates, webhook
+from bot.cli import (
+    alerts,
+    check,
+    migrate,
+    preview,
+    prune,
+    sandbox,
+    serve,
+    sessions,
+    templates,
+    webhook,
+    webhooks,
+)
 from bot.cli.common import CommandFailed, UsageError
 from bot.logs import LogSettingsError, setup_logging
 
@@ -27,7 +39,7 @@ Runner = Callable[[argparse.Namespace, str], int]
 
 # The commands in the order `--help` lists them; each module adds its parser and runs it.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    check, serve, migrate, sessions, preview, templates, webhook, sandbox
+    check, serve, migrate, sessions, preview, templates, webhook, sandbox, prune, alerts, webhooks
 )
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None], Runner]] = {
     m.__name__.rsplit(".", 1)[1]: (m.add_parser, m.run) for m in COMMAND_MODULES

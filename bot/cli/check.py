@@ -13,11 +13,16 @@ from bot.config import AppConfig, ConfigError, Settings, default_database_url, e
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("check", help="validate the config file and the environment")
+    parser = sub.add_parser("check", help="validate the config file and the environment")
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask the database, Slack and each BSP whether they accept what is configured",
+    )
 
 
 def run(args: argparse.Namespace, config_path: str) -> int:
-    return run_check(config_path)
+    return run_check(config_path, online=args.online)
 
 
 def _rules_file(config: AppConfig, config_path: Path) -> Path | None:
@@ -35,8 +40,10 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def run_check(config_path: str | Path) -> int:
-    """`contato-bot check`: print every problem (exit 1) or a summary of what will run (exit 0)."""
+def run_check(config_path: str | Path, *, online: bool = False) -> int:
+    """`contato-bot check`: print every problem (exit 1) or a summary of what will run (exit 0).
+    `online`: the database, Slack and the BSPs too (bot.core.online_check), even when the config
+    file has errors."""
     from bot.rules.pricing import RuleSetError, load_rule_set
 
     path = Path(config_path)
@@ -73,7 +80,7 @@ def run_check(config_path: str | Path) -> int:
         for error in exc.errors():
             name = loc_text(tuple(error["loc"])).upper()
             problems.append(f"environment: {name}: {error['msg']}")
-    database_url = ""
+    database_url = raw_database_url = ""
     if settings is not None:
         for name, value in (
             ("SLACK_BOT_TOKEN", settings.slack_bot_token),
@@ -85,20 +92,28 @@ def run_check(config_path: str | Path) -> int:
                 )
         if settings.slack_app_token is None:
             notes.append("SLACK_APP_TOKEN is not set: needed only for serve --socket-mode")
-        database_url = settings.database_url or default_database_url(path)
+        raw_database_url = settings.database_url or default_database_url(path)
         try:
-            database_url = _safe_url(database_url)
+            database_url = _safe_url(raw_database_url)
         except Exception:  # never echo it: a malformed URL may still hold a password
             problems.append(
                 "environment: DATABASE_URL is not a database URL (like postgresql+psycopg://user@host/db "
                 "or sqlite:////abs/path/contato.db)"
             )
 
+    if online:
+        from bot.core.online_check import run_online
+
+        report = run_online(path, config, settings, raw_database_url if database_url else "")
+        problems.extend(report.problems)
+        notes.extend(report.notes)
+
     if problems:
         for problem in problems:
             print(problem)
         count = len(problems)
-        print(f"{count} problem{'s' if count != 1 else ''} found; fix and run 'contato-bot check' again.")
+        again = "contato-bot check --online" if online else "contato-bot check"
+        print(f"{count} problem{'s' if count != 1 else ''} found; fix and run '{again}' again.")
         return 1
     assert config is not None
     _print_summary(config, path, database_url, rules_file, notes)
@@ -136,7 +151,16 @@ def _print_summary(
             notes.append(f"channel {channel.id} is not used by any team, so nobody can send through it")
     print(f"database: {database_url}")
     print(f"pricing rules: {rules_file if rules_file is not None else 'built-in (bot/rules/pricing.yml)'}")
-    print(f"alert scan: every {config.alerts.scan_seconds} s")
+    print(
+        f"alert scan: every {config.alerts.scan_seconds} s; "
+        f"retries given up after {config.alerts.give_up_after_minutes} min"
+    )
+    kept = config.retention
+
+    def days(value: int | None) -> str:
+        return f"{value} days" if value else "forever"
+
+    print(f"retention: processed webhooks {days(kept.webhook_days)}, message texts {days(kept.message_days)}")
     print(f"template cache: {config.templates.ttl_seconds} s")
     for note in notes:
         print(f"note: {note}")

@@ -1,4 +1,4 @@
-"""`contato-bot serve [--host] [--port] [--socket-mode]`: the Slack app, the webhooks and the
+"""`contato-bot serve [--host] [--port] [--socket-mode] [--metrics-port]`: the Slack app, the webhooks and the
 alert scheduler in one process (bot.serve starts them)."""
 
 from __future__ import annotations
@@ -27,9 +27,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--port", type=port_number, default=os.environ.get("PORT") or "3000", help="default: $PORT or 3000"
     )
     parser.add_argument("--socket-mode", action="store_true", help="talk to Slack over Socket Mode")
+    parser.add_argument(
+        "--metrics-port",
+        type=port_number,
+        default=os.environ.get("METRICS_PORT") or None,
+        help="serve GET /metrics on this port too (default: $METRICS_PORT; none)",
+    )
+    parser.add_argument(
+        "--metrics-host", default="127.0.0.1", help="where --metrics-port listens (default: 127.0.0.1)"
+    )
 
 
 def run(args: argparse.Namespace, config_path: str) -> int:
     from bot.serve import run_serve  # uvicorn and Bolt load only for this command
 
-    return run_serve(config_path, host=args.host, port=args.port, socket_mode=args.socket_mode)
+    return run_serve(
+        config_path,
+        host=args.host,
+        port=args.port,
+        socket_mode=args.socket_mode,
+        metrics=(args.metrics_host, args.metrics_port) if args.metrics_port else None,
+    )

@@ -16,6 +16,17 @@ from bot.config.locator import Locator
 
 class AlertsConfig(ConfigModel):
     scan_seconds: int = Field(default=30, ge=1, le=3600)
+    # A digest Slack keeps refusing is retried with backoff, then given up (logged, counted) after
+    # this long since its claim, so a broken channel never piles up retries forever.
+    give_up_after_minutes: int = Field(default=120, ge=1, le=10080)
+
+
+class RetentionConfig(ConfigModel):
+    """How long customer data is kept (LGPD): `contato-bot prune` and the daily prune in `serve`.
+    None keeps it forever."""
+
+    webhook_days: int | None = Field(default=30, ge=1, le=3650)  # processed webhook bodies
+    message_days: int | None = Field(default=180, ge=1, le=3650)  # texts agents sent, referrals
 
 
 class TemplatesConfig(ConfigModel):
@@ -58,6 +69,7 @@ class AppConfig(ConfigModel):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     teams: list[TeamConfig]
     channels: list[AnyChannel]
 

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     contato_config: str = "contato.yml"
     slack_api_url: str | None = None
     log_level: str = "INFO"
+    # `GET /metrics` requires `Authorization: Bearer <this>` when set; unset, /metrics is served
+    # only on `serve --metrics-port` (a port you keep private), never on the public one.
+    metrics_token: SecretStr | None = None
 
 
 def default_database_url(config_path: str | Path) -> str:

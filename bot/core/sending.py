@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot import metrics
 from bot.blocks.text import format_time
 from bot.bsp.base import BspError, TemplateSend
 from bot.config import TeamConfig
@@ -147,9 +148,11 @@ async def send(rt: Runtime, req: SendRequest, *, report: SessionsReport | None, 
     provider = rt.provider(req.channel_id)
     try:
         if req.template is not None:
-            result = await provider.send_template(to, TemplateSend(req.template, dict(req.values)))
+            with metrics.bsp_call(provider.name, "send_template"):
+                result = await provider.send_template(to, TemplateSend(req.template, dict(req.values)))
         else:
-            result = await provider.send_text(to, req.text or "")
+            with metrics.bsp_call(provider.name, "send_text"):
+                result = await provider.send_text(to, req.text or "")
     except BspError as exc:
         status = "unknown" if exc.outcome_unknown else "failed"
         log.warning(

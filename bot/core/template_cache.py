@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.bsp.base import Provider
 from bot.rules.templates import Template
 from bot.store.db import Store
@@ -99,7 +100,8 @@ class TemplateCache:
         """Fetch from the BSP now and store; on failure keep what was cached."""
         provider = self._providers(channel_id)
         try:
-            templates = await provider.list_templates()
+            with metrics.bsp_call(provider.name, "list_templates"):
+                templates = await provider.list_templates()
         except Exception as exc:
             self._errors[channel_id] = str(exc)
             log.warning("template refresh failed for channel %s: %s", channel_id, type(exc).__name__)

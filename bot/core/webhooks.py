@@ -10,6 +10,7 @@ again at start. Ingestion is idempotent, so processing a delivery twice changes 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -20,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import metrics
 from bot.bsp import registry
 from bot.bsp.base import WebhookEvent, WebhookShapeError
 from bot.core.ingest import IngestReport, ingest_events
@@ -224,6 +226,7 @@ def _ingest_run(
             for event in (parsed.get(delivery_id) or parse_body(rt, channel_id, raw))
         ]
         report = ingest_events(rt.store, channel_id, events, now)
+        metrics.INGESTED_EVENTS.labels(channel_id).inc(len(events))
     except Exception as exc:
         if len(ids) == 1:
             with rt.store.session() as session:
@@ -299,7 +302,20 @@ def webhook_routes(rt: Runtime, processor: WebhookProcessor | None = None) -> li
             return _error(403, "verification_failed")
         return PlainTextResponse(challenge)
 
+    async def counted(request: Request) -> Response:
+        """`receive`, counted: contato_webhooks_total{channel, provider, result}."""
+        response = await receive(request)
+        channel_id = request.path_params["channel_id"]
+        channel = rt.config.channel(channel_id)
+        if channel is None:  # not a label per stray URL: unbounded label values hurt Prometheus
+            channel_id = "unknown"
+        result = "accepted"
+        if response.status_code != 200:
+            result = str(json.loads(bytes(response.body)).get("error", response.status_code))
+        metrics.WEBHOOKS.labels(channel_id, channel.bsp if channel else "unknown", result).inc()
+        return response
+
     return [
-        Route("/webhooks/{channel_id}", receive, methods=["POST"]),
+        Route("/webhooks/{channel_id}", counted, methods=["POST"]),
         Route("/webhooks/{channel_id}", handshake, methods=["GET"]),
     ]

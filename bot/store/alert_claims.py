@@ -36,6 +36,7 @@ class LeasedClaim:
     expires_at: datetime
     slack_channel: str
     attempts: int
+    claimed_at: datetime | None = None  # when it became due: the give-up clock starts here
 
 
 def insert_claims(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -73,28 +74,93 @@ def lease_claims(
         # `turn` again: on PostgreSQL a row another instance leased meanwhile is re-checked here.
         .where(c.id.in_(candidates.scalar_subquery()), turn)
         .values(lease_until=lease_until, claimed_by=instance_id)
-        .returning(c.id, c.channel_id, c.contact_id, c.kind, c.expires_at, c.slack_channel, c.attempts)
+        .returning(
+            c.id, c.channel_id, c.contact_id, c.kind, c.expires_at, c.slack_channel, c.attempts, c.claimed_at
+        )
     )
     return [LeasedClaim(*row) for row in session.execute(stmt).all()]
 
 
-def mark_posted(session: Session, ids: Sequence[int], ts: str | None, now: datetime) -> None:
-    """The claims are done: posted in the message `ts`, or dropped (ts None)."""
+def mark_posted(
+    session: Session, ids: Sequence[int], ts: str | None, now: datetime, outcome: str | None = None
+) -> None:
+    """The claims are done: posted in the message `ts`, or dropped (ts None) with `outcome`
+    (superseded by default; expired, given_up)."""
     table = _table()
     session.execute(
         update(table)
         .where(table.c.id.in_(list(ids)), table.c.posted_at.is_(None))
-        .values(posted_at=now, slack_ts=ts, lease_until=None)
+        .values(
+            posted_at=now,
+            slack_ts=ts,
+            lease_until=None,
+            outcome=outcome or ("posted" if ts is not None else "superseded"),
+        )
     )
 
 
-def mark_failed(session: Session, retries: Sequence[tuple[int, int, datetime]]) -> None:
+def mark_failed(
+    session: Session, retries: Sequence[tuple[int, int, datetime]], error: str | None = None
+) -> None:
     """The post failed: for each (claim id, attempts so far, next attempt at), record the attempt
-    and release the lease."""
+    (and Slack's `error`) and release the lease."""
     table = _table()
     for claim_id, attempts, next_attempt_at in retries:
         session.execute(
             update(table)
             .where(table.c.id == claim_id, table.c.posted_at.is_(None))
-            .values(attempts=attempts, next_attempt_at=next_attempt_at, lease_until=None)
+            .values(
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                lease_until=None,
+                last_error=error[:2000] if error else None,
+            )
         )
+
+
+def pending_count(session: Session) -> int:
+    """Claims neither posted nor dropped yet (waiting for their turn, leased, or to be retried)."""
+    from sqlalchemy import func
+
+    table = _table()
+    count = select(func.count()).select_from(table).where(table.c.posted_at.is_(None))
+    return int(session.scalar(count) or 0)
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One claim as `contato-bot alerts` shows it."""
+
+    id: int
+    channel_id: str
+    contact_id: int
+    kind: str
+    expires_at: datetime
+    slack_channel: str
+    claimed_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    posted_at: datetime | None
+    outcome: str | None
+    last_error: str | None
+
+
+def list_claims(
+    session: Session, *, pending: bool = False, failed: bool = False, limit: int = 200
+) -> list[ClaimRow]:
+    """Claims, newest first: all, the pending ones (not done), or the failed ones (dropped as
+    expired or given up, or pending with a failed attempt)."""
+    table = _table()
+    c = table.c
+    stmt = select(
+        c.id, c.channel_id, c.contact_id, c.kind, c.expires_at, c.slack_channel, c.claimed_at,
+        c.attempts, c.next_attempt_at, c.posted_at, c.outcome, c.last_error,
+    )
+    if pending:
+        stmt = stmt.where(c.posted_at.is_(None))
+    if failed:
+        stmt = stmt.where(
+            or_(c.outcome.in_(["expired", "given_up"]), and_(c.posted_at.is_(None), c.attempts > 0))
+        )
+    rows = session.execute(stmt.order_by(c.id.desc()).limit(limit)).all()
+    return [ClaimRow(**row._mapping) for row in rows]

@@ -124,6 +124,17 @@ class Store:
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
                     connection.commit()
 
+    def migration_state(self) -> tuple[str | None, str | None]:
+        """(the database's Alembic revision, the newest this code knows): equal when migrated.
+        Raises when the database does not answer."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current, head
+
     def ping(self) -> None:
         """Ask the database something trivial (the health check); raises when it is unreachable."""
         with self.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import WebhookDelivery
@@ -62,3 +62,30 @@ def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
         .where(WebhookDelivery.id.in_(list(ids)))
         .values(processed_at=now, error=None)
     )
+
+
+def backlog(session: Session) -> tuple[int, datetime | None, int]:
+    """(deliveries not processed, when the oldest of them arrived, how many of them recorded an
+    error): the metrics' view of the webhook queue."""
+    row = session.execute(
+        select(
+            func.count(WebhookDelivery.id),
+            func.min(WebhookDelivery.received_at),
+            func.count(WebhookDelivery.error),
+        ).where(WebhookDelivery.processed_at.is_(None))
+    ).one()
+    return int(row[0]), row[1], int(row[2])  # MIN() keeps the column's type: an aware datetime
+
+
+def unprocessed_deliveries(
+    session: Session, *, with_error_only: bool, limit: int
+) -> list[tuple[int, str, datetime, str | None]]:
+    """(id, channel, received at, error) of deliveries not processed, oldest first: all of them,
+    or only those whose processing recorded an error (`contato-bot webhooks`)."""
+    stmt = select(
+        WebhookDelivery.id, WebhookDelivery.channel_id, WebhookDelivery.received_at, WebhookDelivery.error
+    ).where(WebhookDelivery.processed_at.is_(None))
+    if with_error_only:
+        stmt = stmt.where(WebhookDelivery.error.is_not(None))
+    rows = session.execute(stmt.order_by(WebhookDelivery.id).limit(limit)).all()
+    return [(row.id, row.channel_id, row.received_at, row.error) for row in rows]

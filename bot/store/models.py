@@ -220,8 +220,11 @@ class AlertClaim(Base):
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
-    posted_at: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None]  # set when the claim is done: posted or dropped
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # posted | superseded | expired (window closed first) | given_up (retried too long)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)  # Slack's error at the last failed attempt
 
 
 class SandboxSend(Base):

@@ -451,21 +451,53 @@ async def test_crash_between_claim_and_post_is_posted_once_after_the_lease(
     assert [i["contact"] for c in posts(slack) for i in items_of(c)] == ["+5511900000101", "+5511900000102"]
 
 
-async def test_claim_made_before_expiry_is_posted_as_closed(
+async def test_claim_whose_window_closed_while_retrying_is_dropped_not_posted_late(
     rt: Runtime, store: Store, slack: FakeSlack, client: AsyncWebClient
 ) -> None:
+    """Issue 12: an alert about a window that has already closed only misleads; it is dropped
+    (counted as expired), never posted late."""
     contact = add_contact(store, "+5511900000111")
     set_window(store, "loja", contact, "customer_care", NOW + timedelta(minutes=5))
     slack.fail_next("chat.postMessage", *[Failure(503)] * 4)
     at = NOW
+    expired = 0
     for _ in range(5):  # 30 s, 60 s, 120 s, 240 s of backoff: the window closes meanwhile
-        await run_scan(rt, client, now=at)
+        result = await run_scan(rt, client, now=at)
+        expired += result.expired
         [claim] = claims(store)
         at = claim.next_attempt_at or at
-    ok = ok_posts(slack, failed=4)
+    await run_scan(rt, client, now=at + timedelta(minutes=10))
 
-    assert len(ok) == 1 and items_of(ok[0])[0]["contact"] == "+5511900000111"
-    assert "Fechou" in ok[0].args["blocks"][1]["text"]["text"]
+    assert ok_posts(slack, failed=4) == []
+    [claim] = claims(store)
+    assert (claim.outcome, claim.attempts, expired) == ("expired", 4, 1)
+    assert claim.last_error == "fatal_error"
+
+
+async def test_retries_stop_after_give_up_after_minutes_with_a_counted_give_up(
+    tmp_path: Path, store: Store, slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """Issue 12: Slack refusing for longer than alerts.give_up_after_minutes ends the retries
+    (outcome given_up, Slack's error kept) instead of retrying until the window closes."""
+    from bot import metrics
+
+    config = CONFIG.replace("scan_seconds: 60", "scan_seconds: 60\n  give_up_after_minutes: 3")
+    rt = make_rt(tmp_path, store, config)
+    before = metrics.REGISTRY.get_sample_value("contato_alerts_total", {"outcome": "given_up"}) or 0.0
+    contact = add_contact(store, "+5511900000112")
+    set_window(store, "loja", contact, "customer_care", NOW + timedelta(minutes=50))
+    slack.fail_next("chat.postMessage", *[Failure(200, {"ok": False, "error": "not_in_channel"})] * 10)
+    at, given_up = NOW, 0
+    for _ in range(6):  # 30 s, 60 s, then the next backoff (120 s) would pass 3 min: give up
+        result = await run_scan(rt, client, now=at)
+        given_up += result.given_up
+        [claim] = claims(store)
+        at = claim.next_attempt_at or at
+
+    assert len(posts(slack)) == 3  # three attempts, then no more
+    assert (claim.outcome, claim.attempts, claim.last_error) == ("given_up", 3, "not_in_channel")
+    assert claim.posted_at is not None and given_up == 1
+    assert metrics.REGISTRY.get_sample_value("contato_alerts_total", {"outcome": "given_up"}) == before + 1
 
 
 async def test_extended_or_answered_before_posting_is_not_posted_stale(

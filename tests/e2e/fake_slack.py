@@ -49,6 +49,10 @@ class FakeSlack:
         self.calls: list[SlackCall] = []
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self.usergroups: dict[str, list[str]] = {}
+        # What auth.test reports in its `x-oauth-scopes` header: the scopes the app was granted.
+        self.scopes: list[str] = ["commands", "chat:write", "usergroups:read"]
+        # conversations.info: channel id -> whether the app is a member (others: channel_not_found).
+        self.channels: dict[str, bool] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._views = itertools.count(1)
@@ -104,7 +108,8 @@ class FakeSlack:
                 status_code=failure.status,
                 headers=failure.headers,
             )
-        return JSONResponse(call.response)
+        headers = {"x-oauth-scopes": ",".join(self.scopes)} if method == "auth.test" else None
+        return JSONResponse(call.response, headers=headers)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -119,6 +124,14 @@ class FakeSlack:
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message_ts": ts}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
+        if method == "conversations.info":
+            channel = str(args.get("channel"))
+            if channel not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            info = {"id": channel, "name": channel.lower(), "is_member": self.channels[channel]}
+            return {"ok": True, "channel": info}
+        if method == "usergroups.list":
+            return {"ok": True, "usergroups": [{"id": g, "handle": g.lower()} for g in self.usergroups]}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))[1:]}}
         return {"ok": True}

@@ -91,7 +91,8 @@ class CloudApiProvider(Adapter[CloudApiChannel], meta.MetaMessageSender):
         return self._headers()
 
     def authenticate_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
-        """`X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body with the app secret."""
+        """`X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body with the app secret (with
+        either of two, comma-separated, while the app secret is rotated)."""
         secret = bsp_http.optional_secret(self.channel, "app_secret_env")
         if not secret:
             log.warning("channel %s: no app secret configured; refusing the webhook", self.channel.id)
@@ -99,8 +100,12 @@ class CloudApiProvider(Adapter[CloudApiChannel], meta.MetaMessageSender):
         given = bsp_http.header(headers, SIGNATURE_HEADER) or ""
         if not given.startswith("sha256="):
             return False
-        expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, given.removeprefix("sha256=").strip().lower())
+        signature = given.removeprefix("sha256=").strip().lower()
+        matched = [
+            hmac.compare_digest(hmac.new(key.encode(), raw_body, hashlib.sha256).hexdigest(), signature)
+            for key in bsp_http.rotating_secrets(secret)
+        ]
+        return any(matched)
 
     def verify_handshake(self, params: Mapping[str, str]) -> str | None:
         """Meta's subscription check: the `hub.challenge` to echo, or None (answer 403)."""

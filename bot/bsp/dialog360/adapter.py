@@ -93,6 +93,14 @@ class Dialog360Provider(Adapter[Dialog360Channel], meta.MetaMessageSender):
                 break
         return templates
 
+    async def registered_webhook_url(self) -> str | None:
+        """The webhook URL set at 360dialog (`GET /v1/configs/webhook` -> `{"url": ...}`), for
+        `check --online`; None when none is set."""
+        response = await self._read("GET", f"{self.base_url}/v1/configs/webhook", headers=self._headers())
+        data = bsp_http.json_or_none(response)
+        url = data.get("url") if isinstance(data, Mapping) else None
+        return str(url) if url else None
+
     def _messages_url(self) -> str:
         return f"{self.base_url}/messages"
 

@@ -59,13 +59,43 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     return min(step, BACKOFF_MAX)
 
 
+def slack_error(exc: BaseException) -> str:
+    """Slack's error code (`not_in_channel`, `ratelimited`...) or the exception's name."""
+    response = getattr(exc, "response", None)
+    data = getattr(response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return type(exc).__name__
+
+
+def split_give_up(
+    claims: Sequence[LeasedClaim], now: datetime, retry_after: float | None, give_up_after: timedelta
+) -> tuple[list[tuple[LeasedClaim, datetime]], list[LeasedClaim]]:
+    """The failed claims to retry (with their next attempt), and those to give up: their next
+    attempt would come more than `give_up_after` after they became due."""
+    retry: list[tuple[LeasedClaim, datetime]] = []
+    give_up: list[LeasedClaim] = []
+    for claim in claims:
+        next_at = now + backoff(claim.attempts + 1, retry_after)
+        started = claim.claimed_at or now
+        if next_at - started > give_up_after:
+            give_up.append(claim)
+        else:
+            retry.append((claim, next_at))
+    return retry, give_up
+
+
 def _mark_failed(
-    session: Session, claims: Sequence[LeasedClaim], now: datetime, retry_after: float | None
+    session: Session,
+    retry: Sequence[tuple[LeasedClaim, datetime]],
+    give_up: Sequence[LeasedClaim],
+    now: datetime,
+    error: str,
 ) -> None:
-    alert_claims.mark_failed(
-        session,
-        [(c.id, c.attempts + 1, now + backoff(c.attempts + 1, retry_after)) for c in claims],
-    )
+    alert_claims.mark_failed(session, [(c.id, c.attempts + 1, at) for c, at in retry], error)
+    if give_up:
+        alert_claims.mark_failed(session, [(c.id, c.attempts + 1, now) for c in give_up], error)
+        alert_claims.mark_posted(session, [c.id for c in give_up], None, now, outcome="given_up")
 
 
 async def post_channel(
@@ -90,15 +120,28 @@ async def post_channel(
             raise
         except Exception as exc:  # SlackApiError (5xx, 429, ok: false), network errors, timeouts
             rest = [c for chunk_ in chunks[index:] for c in chunk_]
-            retry_after = _retry_after(exc)
-            await asyncio.to_thread(_in_session, rt, _mark_failed, rest, now, retry_after)
-            result.failed += len(rest)
-            log.warning(
-                "expiry alert digest to %s failed (%s); %d alert(s) retried later",
-                slack_channel,
-                _describe(exc),
-                len(rest),
-            )
+            give_up_after = timedelta(minutes=rt.config.alerts.give_up_after_minutes)
+            retry, give_up = split_give_up(rest, now, _retry_after(exc), give_up_after)
+            error = slack_error(exc)
+            await asyncio.to_thread(_in_session, rt, _mark_failed, retry, give_up, now, error)
+            result.failed += len(retry)
+            result.given_up += len(give_up)
+            if retry:
+                log.warning(
+                    "expiry alert digest to %s failed (%s); %d alert(s) retried later",
+                    slack_channel,
+                    _describe(exc),
+                    len(retry),
+                )
+            if give_up:
+                log.error(
+                    "expiry alert digest to %s failed (%s); %d alert(s) given up after %d min of "
+                    "retries (alerts.give_up_after_minutes)",
+                    slack_channel,
+                    _describe(exc),
+                    len(give_up),
+                    rt.config.alerts.give_up_after_minutes,
+                )
             return
         ts = response.get("ts") if hasattr(response, "get") else None
         await asyncio.to_thread(

@@ -43,6 +43,8 @@ class ScanResult:
     messages: int = 0  # chat.postMessage calls that succeeded
     failed: int = 0  # claims whose post failed (retry scheduled)
     superseded: int = 0  # claims dropped because the window was extended or answered meanwhile
+    expired: int = 0  # claims dropped because the window closed before they could be posted
+    given_up: int = 0  # claims whose posts failed for longer than alerts.give_up_after_minutes
     skipped_teams: list[str] = field(default_factory=list)
 
 
@@ -161,19 +163,25 @@ def lease(session: Session, now: datetime, instance_id: str, limit: int = LEASE_
 
 def _items_for(
     session: Session, config: Any, leased: Sequence[LeasedClaim], now: datetime, result: ScanResult
-) -> tuple[dict[int, AlertItem], list[int]]:
-    """The digest item of each leased claim, and the claims to drop without posting: the window
-    was extended (its own claim will come) or is gone (the ad lead was answered)."""
+) -> tuple[dict[int, AlertItem], list[int], list[LeasedClaim]]:
+    """The digest item of each leased claim, the claims to drop without posting (the window was
+    extended, its own claim will come, or is gone: the ad lead was answered), and those whose
+    window has closed meanwhile (a retry that came too late): an alert about a window that has
+    already closed would only mislead, so it is never posted late."""
     contact_ids = {claim.contact_id for claim in leased}
     known = contacts.contacts_by_id(session, contact_ids)
     current = windows.expiries_of(session, contact_ids)
     last = last_sends(session, {(claim.channel_id, claim.contact_id) for claim in leased})
     items: dict[int, AlertItem] = {}
     dropped: list[int] = []
+    expired: list[LeasedClaim] = []
     for claim in leased:
         expires = current.get((claim.channel_id, claim.contact_id, claim.kind))
         if expires is None or expires > claim.expires_at:
             dropped.append(claim.id)
+            continue
+        if claim.expires_at <= now:
+            expired.append(claim)
             continue
         previous = last.get((claim.channel_id, claim.contact_id))
         items[claim.id] = _item(
@@ -185,7 +193,7 @@ def _items_for(
             _button_team(config, claim, previous),
             previous,
         )
-    return items, dropped
+    return items, dropped, expired
 
 
 def _item(
@@ -271,10 +279,22 @@ def claim_and_lease(
     if not leased:
         return [], {}
     with rt.store.session() as session:
-        items, dropped = _items_for(session, rt.config, leased, now, result)
+        items, dropped, expired = _items_for(session, rt.config, leased, now, result)
         if dropped:
             alert_claims.mark_posted(session, dropped, None, now)
             result.superseded += len(dropped)
+        if expired:
+            alert_claims.mark_posted(session, [c.id for c in expired], None, now, outcome="expired")
+            result.expired += len(expired)
+    for late in expired:
+        log.warning(
+            "expiry alert to %s dropped: the %s window closed at %s before it could be posted "
+            "(%d failed attempt(s))",
+            late.slack_channel,
+            late.kind,
+            late.expires_at.isoformat(),
+            late.attempts,
+        )
     return [c for c in leased if c.id in items], items
 
 

@@ -61,7 +61,18 @@ async def run_scan(
             await post_channel(rt, client, slack_channel, claims, items, now, result)
         if len(leased) < LEASE_BATCH:
             break
+    _count(result)
     return result
+
+
+def _count(result: ScanResult) -> None:
+    """The scan's outcome into the metrics (contato_alerts_total{outcome})."""
+    from bot import metrics
+
+    for outcome in ("claimed", "posted", "failed", "superseded", "expired", "given_up"):
+        value = getattr(result, outcome)
+        if value:
+            metrics.ALERTS.labels(outcome).inc(value)
 
 
 def start_scheduler(rt: Runtime, client: AsyncWebClient) -> AsyncIOScheduler:
@@ -79,14 +90,17 @@ def start_scheduler(rt: Runtime, client: AsyncWebClient) -> AsyncIOScheduler:
         except Exception:  # the next tick tries again; never let the job die silently
             log.exception("expiry alert scan failed")
             return
-        if result.claimed or result.posted or result.failed:
+        if result.claimed or result.posted or result.failed or result.expired or result.given_up:
             log.info(
-                "expiry scan: %d claimed, %d posted in %d message(s), %d to retry, %d superseded",
+                "expiry scan: %d claimed, %d posted in %d message(s), %d to retry, %d superseded, "
+                "%d expired, %d given up",
                 result.claimed,
                 result.posted,
                 result.messages,
                 result.failed,
                 result.superseded,
+                result.expired,
+                result.given_up,
             )
 
     scheduler = AsyncIOScheduler(timezone=UTC)
