@@ -18,7 +18,14 @@ The package, by concern: `models` (the app and its teams; channels are the provi
 from bot.bsp.channel import ChannelConfig
 from bot.config.loading import env_problems, load_config
 from bot.config.locator import ConfigError
-from bot.config.models import AlertsConfig, AppConfig, PricingConfig, TeamConfig, TemplatesConfig
+from bot.config.models import (
+    AlertsConfig,
+    AppConfig,
+    ConversationConfig,
+    PricingConfig,
+    TeamConfig,
+    TemplatesConfig,
+)
 from bot.config.settings import Settings, default_database_url
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "AppConfig",
     "ChannelConfig",
     "ConfigError",
+    "ConversationConfig",
     "PricingConfig",
     "Settings",
     "TeamConfig",

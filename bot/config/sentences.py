@@ -11,7 +11,14 @@ from bot.bsp import registry
 from bot.bsp.channel import ChannelConfig, Loc
 from bot.config.checks import foreign_key_problem, suggest
 from bot.config.fields import LANGUAGES
-from bot.config.models import AlertsConfig, AppConfig, PricingConfig, TeamConfig, TemplatesConfig
+from bot.config.models import (
+    AlertsConfig,
+    AppConfig,
+    ConversationConfig,
+    PricingConfig,
+    TeamConfig,
+    TemplatesConfig,
+)
 
 
 def channel_loc(loc: Loc) -> tuple[Loc, str | None]:
@@ -31,6 +38,7 @@ def _model_at(loc: Loc, bsp: str | None = None) -> type[BaseModel] | None:
         "alerts": AlertsConfig,
         "templates": TemplatesConfig,
         "pricing": PricingConfig,
+        "conversation": ConversationConfig,
     }
     if len(loc) == 1 and isinstance(head, str) and head in nested:
         return nested[head]
