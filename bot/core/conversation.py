@@ -47,6 +47,7 @@ FULL_CHARS = 2500
 LEASE = timedelta(seconds=60)
 LEASE_BATCH = 200
 MAX_ATTEMPTS = 6
+SAME_SECOND = timedelta(seconds=1)
 # Reactions on the agent's thread message as its delivery status moves.
 REACTIONS = {"sent": "heavy_check_mark", "delivered": "white_check_mark", "read": "eyes", "failed": "x"}
 
@@ -80,9 +81,12 @@ def claim_new_replies(
     claimed = 0
     with rt.store.session() as session:
         for contact_id, message in new_inbound:
-            # A reply follows a send of the last follow_days (counted from when it was written,
-            # so a replayed old message goes to the thread it belonged to).
-            send = rows.followed_send(session, channel_id, contact_id, message.at - follow)
+            # A reply follows a send of the follow_days before it was written (so a replayed old
+            # message goes to the thread it belonged to, and one written before any send to none).
+            # WhatsApp's timestamps have whole seconds: a reply within the send's second counts.
+            send = rows.followed_send(
+                session, channel_id, contact_id, message.at - follow, message.at + SAME_SECOND
+            )
             if send is None:
                 continue
             due_at = rows.open_burst_due_at(session, channel_id, contact_id, now) or now + batch
@@ -234,7 +238,7 @@ async def after_statuses(rt: Runtime, client: AsyncWebClient, changes: Iterable[
                 text, blocks = reply_notice(
                     rt.config.language,
                     "failed",
-                    error=why or rt.catalog.t("messages.status.failed_no_reason"),
+                    error=why or rt.catalog.t("conversation.no_reason"),
                 )
                 await client.chat_postMessage(
                     channel=slack_channel, thread_ts=thread_ts, text=text, blocks=blocks

@@ -187,7 +187,7 @@ async def handle_thread_message(
                 result.error.message if result.error else None,
             )
             text, blocks = reply_notice(
-                rt.config.language, "failed", error=why or rt.catalog.t("messages.status.failed_no_reason")
+                rt.config.language, "failed", error=why or rt.catalog.t("conversation.no_reason")
             )
             await client.reactions_add(channel=message.channel, timestamp=message.ts, name="x")
         else:

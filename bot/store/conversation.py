@@ -33,10 +33,10 @@ def _replies() -> Table:
 
 
 def followed_send(
-    session: Session, channel_id: str, contact_id: int, since: datetime
+    session: Session, channel_id: str, contact_id: int, since: datetime, until: datetime
 ) -> OutboundMessage | None:
-    """The newest send to the contact on the channel since `since` whose confirmation was posted
-    (the thread a reply goes to)."""
+    """The newest send to the contact on the channel between `since` and `until` whose
+    confirmation was posted (the thread a reply goes to)."""
     return session.scalars(
         select(OutboundMessage)
         .where(
@@ -44,6 +44,7 @@ def followed_send(
             OutboundMessage.contact_id == contact_id,
             OutboundMessage.slack_ts.is_not(None),
             OutboundMessage.created_at >= since,
+            OutboundMessage.created_at <= until,
         )
         .order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc())
         .limit(1)
