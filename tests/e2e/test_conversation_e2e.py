@@ -169,7 +169,9 @@ def thread_message(confirmation: SlackCall, text: str, ts: str, **extra: Any) ->
 
 def webhook(app: RunningApp, body: dict[str, Any]) -> None:
     response = app.http.post(
-        "/webhooks/sandbox", content=json.dumps(body).encode(), headers={"Content-Type": "application/json", "X-Webhook-Secret": SECRET},
+        "/webhooks/sandbox",
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-Webhook-Secret": SECRET},
     )
     assert response.status_code == 200
 
@@ -255,7 +257,9 @@ def test_the_agent_answers_in_the_thread_once_and_statuses_react(app: RunningApp
     wait_until(lambda: len(thread_posts(app, confirmation.response["ts"])) == 1)  # type: ignore[index]
     assert len(sends(app)) == 1  # the template
 
-    message = thread_message(confirmation, "Claro! Veja <https://loja.example/p|o pedido> &amp; o prazo", "1800000000.000100")
+    message = thread_message(
+        confirmation, "Claro! Veja <https://loja.example/p|o pedido> &amp; o prazo", "1800000000.000100"
+    )
     assert slack_event(app, message, event_id="Ev1") == 200
     wait_until(lambda: len(sends(app)) == 2)
     text_send = sends(app)[1]
@@ -300,7 +304,10 @@ def test_the_agent_answers_in_the_thread_once_and_statuses_react(app: RunningApp
                             "field": "messages",
                             "value": {
                                 "messaging_product": "whatsapp",
-                                "metadata": {"display_phone_number": "551140000000", "phone_number_id": "SANDBOX"},
+                                "metadata": {
+                                    "display_phone_number": "551140000000",
+                                    "phone_number_id": "SANDBOX",
+                                },
                                 "statuses": [
                                     {
                                         "id": text_send.message_id,
