@@ -97,7 +97,8 @@ def thread_post(lang: str, post: ThreadPost) -> tuple[str, list[dict[str, Any]]]
         {"type": "section", "text": mrkdwn(header + "\n" + "\n".join(rows))},
     ]
     if post.window_expires_at is not None and post.window_expires_at > post.now:
-        window = tx.md(
+        # tx.t, not tx.md: both values are the app's own (a duration and a <!date^…> token).
+        window = tx.t(
             "conversation.post.window_open",
             left=tx.remaining((post.window_expires_at - post.now).total_seconds()),
             until=date_token(post.window_expires_at, tx.time(post.window_expires_at)),
@@ -130,7 +131,8 @@ def window_closed_notice(
     was sent, and a button to the screen with the templates."""
     tx = Texts(lang)
     if closed_at is not None:
-        why = tx.md("conversation.closed.since", closed=date_token(closed_at, tx.time(closed_at)))
+        # tx.t: the token is the app's own markup, which tx.md would escape.
+        why = tx.t("conversation.closed.since", closed=date_token(closed_at, tx.time(closed_at)))
     else:
         why = tx.md("conversation.closed.never")
     value = json.dumps(
