@@ -176,6 +176,26 @@ def webhook(app: RunningApp, body: dict[str, Any]) -> None:
     assert response.status_code == 200
 
 
+def status_body(message_id: str, status: str) -> dict[str, Any]:
+    """A Meta-envelope delivery status, as the BSP posts it."""
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "551140000000", "phone_number_id": "SANDBOX"},
+        "statuses": [
+            {
+                "id": message_id,
+                "status": status,
+                "timestamp": str(int(time.time())),
+                "recipient_id": CUSTOMER.lstrip("+"),
+            }
+        ],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "SANDBOX", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
 def test_a_customer_reply_is_posted_once_in_the_thread_escaped_with_responder(app: RunningApp) -> None:
     confirmation = send_template(app)
     assert confirmation.response is not None
@@ -292,41 +312,27 @@ def test_the_agent_answers_in_the_thread_once_and_statuses_react(app: RunningApp
     assert app.slack.of("chat.postEphemeral") == []
 
     # A status webhook for the answer: the agent's message gets the reaction.
-    webhook(
-        app,
-        {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "SANDBOX",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": "551140000000",
-                                    "phone_number_id": "SANDBOX",
-                                },
-                                "statuses": [
-                                    {
-                                        "id": text_send.message_id,
-                                        "status": "delivered",
-                                        "timestamp": str(int(time.time())),
-                                        "recipient_id": CUSTOMER.lstrip("+"),
-                                    }
-                                ],
-                            },
-                        }
-                    ],
-                }
-            ],
-        },
-    )
+    webhook(app, status_body(text_send.message_id, "delivered"))
     reaction = app.slack.wait_for("reactions.add")[0]
     assert reaction.args["timestamp"] == "1800000000.000100"
     assert reaction.args["channel"] == message["channel"]
     assert reaction.args["name"] == "white_check_mark"
+
+    # A second answer fails at WhatsApp: ❌ on it, and a reply in the thread saying why.
+    second = thread_message(confirmation, "Mais uma coisa", "1800000000.000600")
+    assert slack_event(app, second, event_id="Ev2") == 200
+    wait_until(lambda: len(sends(app)) == 3)
+    failed = status_body(sends(app)[2].message_id, "failed")
+    failed["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"] = [
+        {"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message"}
+    ]
+    webhook(app, failed)
+    wait_until(lambda: any(r.args["name"] == "x" for r in app.slack.of("reactions.add")))
+    [cross] = [r for r in app.slack.of("reactions.add") if r.args["name"] == "x"]
+    assert cross.args["timestamp"] == "1800000000.000600"
+    wait_until(lambda: len(thread_posts(app, message["thread_ts"])) == 2)
+    why = json.dumps(thread_posts(app, message["thread_ts"])[-1].args, ensure_ascii=False)
+    assert "não chegou ao cliente" in why
 
 
 def test_with_the_window_closed_nothing_is_sent_and_the_agent_is_told_why(app: RunningApp) -> None:
