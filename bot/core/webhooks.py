@@ -249,12 +249,15 @@ def _ingest_run(
             for event in (parsed.get(delivery_id) or parse_body(rt, channel_id, raw))
         ]
         report = ingest_events(rt.store, channel_id, events, now)
-        claim_new_replies(rt, channel_id, report.new_inbound, now)
     except Exception as exc:
         if len(ids) == 1:
             with rt.store.session() as session:
                 deliveries.mark_error(session, ids[0], f"{type(exc).__name__}: {exc}")
         raise
+    try:
+        claim_new_replies(rt, channel_id, report.new_inbound, now)
+    except Exception:  # the facts are stored; only the thread post is missed, never the delivery
+        log.exception("conversation claims for deliveries %s failed", ids)
     with rt.store.session() as session:
         deliveries.mark_processed(session, ids, now)
     return channel_id, report
