@@ -28,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.conversation import CustomerLine, ThreadPost, reply_notice, thread_post
 from bot.blocks.text import cut
 from bot.bsp.base import InboundMessage
+from bot.core.alerts.scheduler import default_instance_id
 from bot.core.screen import display_number
 from bot.store import contacts, outbound
 from bot.store import conversation as rows
@@ -35,6 +36,7 @@ from bot.store import windows as window_rows
 from bot.store.models import ConversationPost
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.runtime import Runtime
@@ -201,6 +203,31 @@ async def post_due(rt: Runtime, client: AsyncWebClient, instance_id: str, now: d
 
         await update_confirmations(rt, client, posted)
     return len(posted)
+
+
+def schedule_posts(scheduler: AsyncIOScheduler, rt: Runtime, client: AsyncWebClient) -> None:
+    """Post due bursts every POLL_SECONDS on the app's scheduler (the alerts' one), one run at a
+    time; nothing when the feature is off."""
+    if not rt.config.conversation.enabled:
+        return
+    instance_id = f"{default_instance_id()}:conversation"
+
+    async def post_replies() -> None:
+        try:
+            await post_due(rt, client, instance_id)
+        except Exception:  # the next run tries again; never let the job die silently
+            log.exception("conversation thread posts failed")
+
+    scheduler.add_job(
+        post_replies,
+        "interval",
+        seconds=POLL_SECONDS,
+        id="conversation_posts",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=rt.now(),
+        misfire_grace_time=None,
+    )
 
 
 # ---- 3. reactions on the agent's thread messages ---------------------------------------------

@@ -101,32 +101,5 @@ def start_scheduler(rt: Runtime, client: AsyncWebClient) -> AsyncIOScheduler:
         next_run_time=rt.now(),
         misfire_grace_time=None,
     )
-    if rt.config.conversation.enabled:
-        _add_conversation_job(rt, client, scheduler, instance_id)
     scheduler.start()
     return scheduler
-
-
-def _add_conversation_job(
-    rt: Runtime, client: AsyncWebClient, scheduler: AsyncIOScheduler, instance_id: str
-) -> None:
-    """Customer replies into their confirmation's thread once their burst is due
-    (bot.core.conversation), on the same scheduler as the alerts."""
-    from bot.core.conversation import POLL_SECONDS, post_due
-
-    async def post_replies() -> None:
-        try:
-            await post_due(rt, client, instance_id)
-        except Exception:
-            log.exception("conversation thread posts failed")
-
-    scheduler.add_job(
-        post_replies,
-        "interval",
-        seconds=POLL_SECONDS,
-        id="conversation_posts",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=rt.now(),
-        misfire_grace_time=None,
-    )
