@@ -36,6 +36,7 @@ language: pt-BR
 alerts:
   scan_seconds: 60
 conversation:
+  enabled: {enabled}
   show_customer_text: {show}
   batch_seconds: {batch}
 teams:
@@ -58,9 +59,15 @@ SECRET = "sandbox-webhook-secret"
 
 
 def start(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, *, show: str = "preview", batch: int = 0
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    show: str = "preview",
+    batch: int = 0,
+    enabled: bool = True,
 ) -> Any:
-    config = write_config(tmp_path, CONFIG.format(show=show, batch=batch))
+    config = write_config(tmp_path, CONFIG.format(show=show, batch=batch, enabled=str(enabled).lower()))
     # `contato-bot sandbox inbound` runs in this process against the app's database.
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("CONTATO_CONFIG", str(config))
@@ -381,3 +388,17 @@ def test_show_customer_text_none_posts_no_customer_text(
         with app.rt.store.session() as session:
             contents = json.dumps(list(session.scalars(select(ConversationPost.content))))
         assert "segredo" not in contents
+
+
+def test_switched_off_nothing_is_posted_nor_sent(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with start(tmp_path, db_url, monkeypatch, enabled=False) as app:
+        confirmation = send_template(app)
+        customer_writes("Oi, pode falar")
+        assert slack_event(app, thread_message(confirmation, "Olá", "1800000000.000100"), event_id="E") == 200
+        time.sleep(2)  # the poster would have run twice
+        assert confirmation.response is not None
+        assert thread_posts(app, confirmation.response["ts"]) == []
+        assert len(sends(app)) == 1  # the template only
+        assert app.slack.of("chat.postEphemeral") == []
