@@ -232,6 +232,12 @@ def test_a_customer_reply_is_posted_once_in_the_thread_escaped_with_responder(ap
         )
     )
 
+    # A later delivery status (read) redraws the confirmation: it still says the customer replied.
+    updates = len(app.slack.of("chat.update"))
+    webhook(app, status_body(sends(app)[0].message_id, "read"))
+    wait_until(lambda: len(app.slack.of("chat.update")) > updates)
+    assert replied in json.dumps(app.slack.of("chat.update")[-1].args, ensure_ascii=False)
+
     # The same customer message again, three times, as a webhook: nothing more is posted.
     with app.rt.store.session() as session:
         message_id = session.scalars(select(ConversationPost.message_id)).one()
