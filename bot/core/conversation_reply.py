@@ -135,7 +135,7 @@ async def handle_thread_message(
         return "not_allowed"
     team = next((t for t in teams if t.id == claimed.team_id), teams[0])
     request = SendRequest(
-        idempotency_key=f"thread:{message.channel}:{message.ts}",
+        idempotency_key=rows.thread_send_key(message.channel, message.ts),
         agent_user_id=message.user,
         team_id=team.id,
         channel_id=claimed.channel_id,

@@ -198,15 +198,47 @@ def settle_thread_reply(
     )
 
 
+THREAD_KEY_PREFIX = "thread:"
+
+
+def thread_send_key(slack_channel: str, slack_ts: str) -> str:
+    """The idempotency key of the send an agent's thread message becomes: its Slack identity, so
+    the send is found from the message (and the message from the send) before the send returns."""
+    return f"{THREAD_KEY_PREFIX}{slack_channel}:{slack_ts}"
+
+
 def thread_replies_of(session: Session, outbound_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
     """outbound id -> (Slack channel, the agent's message ts, thread ts) for sends that came from
-    a thread message."""
+    a thread message. Found by the send's idempotency key, so a status that arrives while the
+    send is still being recorded finds its message too."""
     if not outbound_ids:
         return {}
+    keys = dict(
+        session.execute(
+            select(OutboundMessage.idempotency_key, OutboundMessage.id).where(
+                OutboundMessage.id.in_(list(outbound_ids)),
+                OutboundMessage.idempotency_key.startswith(THREAD_KEY_PREFIX),
+            )
+        ).all()
+    )
+    if not keys:
+        return {}
     c = _replies().c
-    rows = session.execute(
-        select(c.outbound_id, c.slack_channel, c.slack_ts, c.thread_ts).where(
-            c.outbound_id.in_(list(outbound_ids))
+    found = {}
+    for row in session.execute(
+        select(c.slack_channel, c.slack_ts, c.thread_ts).where(
+            or_(*(and_(c.slack_channel == ch, c.slack_ts == ts) for ch, ts in _places(keys)))
         )
-    ).all()
-    return {row.outbound_id: (row.slack_channel, row.slack_ts, row.thread_ts) for row in rows}
+    ).all():
+        outbound_id = keys.get(thread_send_key(row.slack_channel, row.slack_ts))
+        if outbound_id is not None:
+            found[outbound_id] = (row.slack_channel, row.slack_ts, row.thread_ts)
+    return found
+
+
+def _places(keys: Mapping[str, int]) -> list[tuple[str, str]]:
+    places = []
+    for key in keys:
+        channel, _, ts = key.removeprefix(THREAD_KEY_PREFIX).partition(":")
+        places.append((channel, ts))
+    return places

@@ -100,6 +100,12 @@ def sends(app: RunningApp) -> list[SandboxSend]:
         return list(session.scalars(select(SandboxSend).order_by(SandboxSend.id)))
 
 
+def sent_ids(app: RunningApp) -> set[str | None]:
+    """The BSP message ids of the sends recorded as accepted."""
+    with app.rt.store.session() as session:
+        return set(session.scalars(select(OutboundMessage.bsp_message_id)))
+
+
 def send_template(app: RunningApp) -> SlackCall:
     """/contato -> a utility template -> the confirmation in the agent's DM (its place recorded)."""
     app.command(CUSTOMER)
@@ -295,6 +301,7 @@ def test_the_agent_answers_in_the_thread_once_and_statuses_react(app: RunningApp
     )
     assert slack_event(app, message, event_id="Ev1") == 200
     wait_until(lambda: len(sends(app)) == 2)
+    wait_until(lambda: sent_ids(app) >= {s.message_id for s in sends(app)})
     text_send = sends(app)[1]
     assert text_send.kind == "text" and text_send.to.endswith(CUSTOMER.lstrip("+"))
     assert text_send.payload["text"]["body"] == "Claro! Veja o pedido (https://loja.example/p) & o prazo"
@@ -335,6 +342,9 @@ def test_the_agent_answers_in_the_thread_once_and_statuses_react(app: RunningApp
     second = thread_message(confirmation, "Mais uma coisa", "1800000000.000600")
     assert slack_event(app, second, event_id="Ev2") == 200
     wait_until(lambda: len(sends(app)) == 3)
+    # The status comes once the send is recorded as accepted: a status that beats the send's own
+    # bookkeeping is ingest's matter, not the thread's.
+    wait_until(lambda: sent_ids(app) >= {s.message_id for s in sends(app)})
     failed = status_body(sends(app)[2].message_id, "failed")
     failed["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"] = [
         {"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message"}
