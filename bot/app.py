@@ -132,6 +132,9 @@ def build_asgi_app(
             from bot.core.alerts import start_scheduler
 
             scheduler = start_scheduler(rt, slack)
+            from bot.core.conversation import schedule_posts
+
+            schedule_posts(scheduler, rt, slack)  # customer replies into the confirmation's thread
         if with_scheduler:  # retention (config `retention`): at start, then daily
             from bot.core.retention import prune_daily
 

@@ -31,9 +31,31 @@ def test_every_request_url_points_at_the_bolt_endpoint() -> None:
 
 
 def test_events_and_scopes_cover_what_the_code_calls() -> None:
-    assert MANIFEST["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    # app_home_opened: App Home; message.*: the agent's answers in a confirmation's thread (the
+    # app's DM, or a public/private channel), bot.handlers.messages.
+    assert MANIFEST["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
+        "message.im",
+        "message.channels",
+        "message.groups",
+    ]
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    # The agent writes in the thread of the confirmation in the app's DM: the tab must accept it.
+    assert MANIFEST["features"]["app_home"]["messages_tab_read_only_enabled"] is False
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
-    # commands: /contato; chat:write: confirmations (to the agent's DM with the app) and alerts;
-    # usergroups:read: teams defined by a user group. Nothing more is asked of the admin.
-    assert scopes == {"commands", "chat:write", "usergroups:read"}
+    # commands: /contato; chat:write: confirmations (to the agent's DM with the app), alerts and
+    # thread posts; usergroups:read: teams defined by a user group; im/channels/groups:history:
+    # the message events of the thread answers; reactions:write: their delivery marks;
+    # channels:read/groups:read: `check --online` sees whether the app is in each alert channel.
+    # Nothing more is asked of the admin.
+    assert scopes == {
+        "commands",
+        "chat:write",
+        "usergroups:read",
+        "im:history",
+        "channels:history",
+        "groups:history",
+        "reactions:write",
+        "channels:read",
+        "groups:read",
+    }

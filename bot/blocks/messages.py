@@ -18,7 +18,7 @@ from bot.rules.pricing import Charge
 
 FALLBACK_TEXT = 3000  # notification text; Slack allows more, people read less
 PREVIEW_TEXT = 2500
-STATUSES = ("pending", "accepted", "sent", "delivered", "read", "failed", "unknown")
+STATUSES = ("pending", "accepted", "sent", "delivered", "read", "failed", "unknown", "replied")
 _PHONE_IN_LABEL = re.compile(r"\+[\d\s().-]{6,}")
 
 
@@ -39,6 +39,7 @@ class Confirmation:
     error: str | None  # a sentence already translated (failed)
     at: datetime
     contact_e164: str | None = None  # for the price's country; else read from contact_label
+    replied: bool = False  # the customer answered (posted in the thread): ranks above read
 
 
 def _calling_code(info: Confirmation) -> str | None:
@@ -94,7 +95,8 @@ def confirmation(lang: str, info: Confirmation) -> tuple[str, list[dict[str, Any
     )
     if cost:
         details += "\n" + tx.md("messages.confirmation.cost", cost=cost)
-    status = status_line(tx, info.status, info.error)
+    shown_status = "replied" if info.replied and info.status != "failed" else info.status
+    status = status_line(tx, shown_status, info.error)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn(f"{title}\n{details}")},
     ]
@@ -110,9 +112,9 @@ def confirmation(lang: str, info: Confirmation) -> tuple[str, list[dict[str, Any
         "messages.confirmation.fallback",
         what=single_line(what),
         contact=single_line(info.contact_label),
-        status=tx.t(f"messages.status_short.{info.status}")
-        if tx.catalog.has(f"messages.status_short.{info.status}")
-        else info.status,
+        status=tx.t(f"messages.status_short.{shown_status}")
+        if tx.catalog.has(f"messages.status_short.{shown_status}")
+        else shown_status,
     )
     return cut(fallback, FALLBACK_TEXT), blocks
 

@@ -20,7 +20,9 @@ from bot.rules.templates import Template
 
 @dataclass(frozen=True)
 class InboundMessage:
-    """A customer wrote. `at` is the payload's timestamp."""
+    """A customer wrote. `at` is the payload's timestamp. `type` is the WhatsApp message type
+    (text, image, document, location, button, interactive, reaction...); `text` the body, the
+    media caption, the button's text or the reaction's emoji; `filename` a document's name."""
 
     message_id: str
     wa_id: str  # may be "" for username-only users
@@ -31,6 +33,7 @@ class InboundMessage:
     text: str | None = None
     referral: Mapping[str, Any] | None = None  # CTWA ad / page button
     context_id: str | None = None
+    filename: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import json
 
 from bot.bsp.sandbox.samples import inbound_payload
 from bot.cli.common import UsageError, at_or_fail, open_runtime, phone_or_fail
+from bot.core.conversation import claim_new_replies
 from bot.core.ingest import ingest_events
 from bot.core.webhooks import parse_body
 from bot.core.windows_report import sessions_report
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace, config_path: str) -> int:
         payload = inbound_payload(config.number, e164.removeprefix("+"), args.text, when, ctwa=args.ctwa)
         events = parse_body(rt, config.id, json.dumps(payload).encode())
         report = ingest_events(rt.store, config.id, events, now)
+        claim_new_replies(rt, config.id, report.new_inbound, now)  # a running serve posts them
         shown_at = max(now, when.replace(microsecond=0))
         session_data = rt.provider(config.id).session_data
         sessions = sessions_report(rt.store, config, session_data, e164, shown_at, rt.rules)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.bsp.base import WebhookShapeError
 from bot.cli.common import channel_or_fail, open_runtime
+from bot.core.conversation import claim_new_replies
 from bot.core.ingest import ingest_events
 from bot.core.webhooks import MAX_BODY_BYTES, parse_body
 from bot.runtime import Runtime
@@ -47,6 +48,7 @@ def _replay_file(rt: Runtime, channel_id: str, name: str) -> bool:
     except (ValueError, RecursionError):
         return _refuse(f"{name}: not valid JSON.")
     report = ingest_events(rt.store, channel_id, events, rt.now())
+    claim_new_replies(rt, channel_id, report.new_inbound, rt.now())  # a running serve posts them
     print(json.dumps({"file": name, "changes": report.to_dict()}, ensure_ascii=False, default=str))
     return True
 

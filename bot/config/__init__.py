@@ -21,6 +21,7 @@ from bot.config.locator import ConfigError
 from bot.config.models import (
     AlertsConfig,
     AppConfig,
+    ConversationConfig,
     PricingConfig,
     RetentionConfig,
     TeamConfig,
@@ -33,6 +34,7 @@ __all__ = [
     "AppConfig",
     "ChannelConfig",
     "ConfigError",
+    "ConversationConfig",
     "PricingConfig",
     "RetentionConfig",
     "Settings",

@@ -37,6 +37,16 @@ class PricingConfig(ConfigModel):
     rules_file: Text | None = None
 
 
+class ConversationConfig(ConfigModel):
+    """The customer's replies in the thread of the agent's confirmation, and the agent's answers."""
+
+    enabled: bool = True
+    # full: the whole text; preview: its first PREVIEW_CHARS characters; none: only that they replied.
+    show_customer_text: Literal["full", "preview", "none"] = "preview"
+    follow_days: int = Field(default=7, ge=1, le=30)
+    batch_seconds: int = Field(default=10, ge=0, le=300)
+
+
 class TeamConfig(ConfigModel):
     """A team of agents: who is in it and which WhatsApp channels it may use."""
 
@@ -70,6 +80,7 @@ class AppConfig(ConfigModel):
     templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    conversation: ConversationConfig = Field(default_factory=ConversationConfig)
     teams: list[TeamConfig]
     channels: list[AnyChannel]
 

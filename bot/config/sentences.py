@@ -14,6 +14,7 @@ from bot.config.fields import LANGUAGES
 from bot.config.models import (
     AlertsConfig,
     AppConfig,
+    ConversationConfig,
     PricingConfig,
     RetentionConfig,
     TeamConfig,
@@ -39,6 +40,7 @@ def _model_at(loc: Loc, bsp: str | None = None) -> type[BaseModel] | None:
         "templates": TemplatesConfig,
         "pricing": PricingConfig,
         "retention": RetentionConfig,
+        "conversation": ConversationConfig,
     }
     if len(loc) == 1 and isinstance(head, str) and head in nested:
         return nested[head]

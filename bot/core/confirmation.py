@@ -22,7 +22,7 @@ from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import render_preview
 from bot.runtime import Runtime
-from bot.store import contacts, outbound
+from bot.store import contacts, conversation, outbound
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[
             status=row.status,
             error=error_sentence(rt, row.error_code, row.error_detail),
             at=row.created_at,
+            replied=conversation.customer_replied(session, outbound_id),
         )
     return confirmation(rt.config.language, info)
 

@@ -50,6 +50,9 @@ class IngestReport:
     templates_changed: list[TemplateChanged] = field(default_factory=list)
     errors: list[ProviderError] = field(default_factory=list)
     status_changes: list[tuple[int, str]] = field(default_factory=list)  # (outbound id, new status)
+    # Customer messages stored by this batch for the first time, with their contact id: what the
+    # conversation threads post (bot.core.conversation). Not in to_dict: the text is the customer's.
+    new_inbound: list[tuple[int, InboundMessage]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
@@ -164,6 +167,7 @@ def _inbound(
         from_ad=referral is not None,
         data={"referral": _jsonable(referral)} if referral is not None else None,
     )
+    facts.inbound.setdefault(event.message_id, (contact.id, event))
 
 
 class _Facts:
@@ -173,6 +177,7 @@ class _Facts:
     def __init__(self, channel_id: str) -> None:
         self.channel_id = channel_id
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.inbound: dict[str, tuple[int, InboundMessage]] = {}  # message id -> (contact, event)
 
     def add(
         self,
@@ -202,9 +207,11 @@ class _Facts:
         )
 
     def write(self, session: Session, report: IngestReport) -> None:
-        for kind in event_rows.insert_customer_events(session, list(self.rows.values())):
+        for kind, ref in event_rows.insert_customer_events(session, list(self.rows.values())):
             if kind == "customer":
                 report.customer_messages += 1
+                if ref in self.inbound:
+                    report.new_inbound.append(self.inbound[ref])
             elif kind == "conversation":
                 report.conversations += 1
 

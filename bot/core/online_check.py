@@ -30,7 +30,17 @@ if TYPE_CHECKING:
 
 # manifest.yml's bot scopes, for an installed package with no manifest.yml beside the config
 # (tests/test_manifest.py keeps the two equal).
-DEFAULT_BOT_SCOPES = ("commands", "chat:write", "usergroups:read")
+DEFAULT_BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "usergroups:read",
+    "im:history",
+    "channels:history",
+    "groups:history",
+    "reactions:write",
+    "channels:read",
+    "groups:read",
+)
 REFUSED_CREDENTIALS = ("invalid_api_key", "unauthorized", "missing_credentials", "190")  # 190: Graph token
 MANIFEST = Path(__file__).resolve().parent.parent.parent / "manifest.yml"
 
@@ -168,7 +178,7 @@ async def _alert_channel(
         info = await client.conversations_info(channel=channel)
     except Exception as exc:
         error = _slack_error(exc)
-        if error == "missing_scope":  # channels:read is not among the scopes the app asks for
+        if error == "missing_scope":  # installed before channels:read/groups:read were asked for
             report.notes.append(
                 _where(config, loc, f"channel {channel} not checked: conversations.info needs channels:read.")
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from starlette.routing import Route
 from bot import metrics
 from bot.bsp import registry
 from bot.bsp.base import WebhookEvent, WebhookShapeError
+from bot.core.conversation import claim_new_replies
 from bot.core.ingest import IngestReport, ingest_events
 from bot.runtime import Runtime
 from bot.store import deliveries
@@ -177,7 +179,30 @@ class WebhookProcessor:
             from bot.core.confirmation import update_confirmations
 
             await update_confirmations(rt, self.slack, changed)
+        if self.slack is not None:
+            await _conversation_step(rt, self.slack, processed)
         return processed
+
+
+async def _conversation_step(
+    rt: Runtime, slack: AsyncWebClient, processed: Sequence[tuple[str, IngestReport]]
+) -> None:
+    """After ingestion: the conversation threads (bot.core.conversation). Reactions on the agent's
+    thread messages whose send moved; customer replies are posted now when no burst is awaited
+    (batch_seconds 0), else by the scheduler's job once their burst is due."""
+    from bot.core import conversation
+
+    changes = [change for _, report in processed for change in report.status_changes]
+    try:
+        if changes:
+            await conversation.after_statuses(rt, slack, changes)
+        if rt.config.conversation.batch_seconds == 0 and any(r.new_inbound for _, r in processed):
+            await conversation.post_due(rt, slack, _INSTANCE_ID)
+    except Exception:  # the scheduler's job posts what is left; statuses redraw again next time
+        log.exception("conversation step after webhook failed")
+
+
+_INSTANCE_ID = f"webhooks:{uuid.uuid4().hex[:8]}"
 
 
 def process_deliveries(
@@ -232,6 +257,10 @@ def _ingest_run(
             with rt.store.session() as session:
                 deliveries.mark_error(session, ids[0], f"{type(exc).__name__}: {exc}")
         raise
+    try:
+        claim_new_replies(rt, channel_id, report.new_inbound, now)
+    except Exception:  # the facts are stored; only the thread post is missed, never the delivery
+        log.exception("conversation claims for deliveries %s failed", ids)
     with rt.store.session() as session:
         deliveries.mark_processed(session, ids, now)
     return channel_id, report

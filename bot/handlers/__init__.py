@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.handlers import actions, commands, events, options, views
+from bot.handlers import actions, commands, events, messages, options, views
 from bot.handlers.flow import HandlerContext
 from bot.handlers.usergroups import UsergroupMembers
 from bot.runtime import Runtime
@@ -22,4 +22,5 @@ def register(app: AsyncApp, rt: Runtime) -> HandlerContext:
     options.register(app, ctx)
     views.register(app, ctx)
     events.register(app, ctx)
+    messages.register(app, ctx)  # the conversation in the confirmation's thread
     return ctx

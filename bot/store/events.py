@@ -70,18 +70,18 @@ def _sql_null_data(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{**row, "data": null() if row.get("data") is None else row["data"]} for row in rows]
 
 
-def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Insert customer_events rows (one statement), skipping those already stored; the kinds of
-    the rows that were new."""
+def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """Insert customer_events rows (one statement), skipping those already stored; the (kind,
+    ref) of the rows that were new."""
     if not rows:
         return []
     table: Table = CustomerEvent.__table__  # type: ignore[assignment]
     stmt = (
         dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
-        .returning(table.c.kind)
+        .returning(table.c.kind, table.c.ref)
     )
-    return [row.kind for row in session.execute(stmt, _sql_null_data(rows))]
+    return [(row.kind, row.ref) for row in session.execute(stmt, _sql_null_data(rows))]
 
 
 def record_business_event(

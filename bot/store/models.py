@@ -244,3 +244,60 @@ class SandboxSend(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the body Meta's /messages would get
     message_id: Mapped[str] = mapped_column(String(255))  # "wamid.SANDBOX..."
     created_at: Mapped[datetime]
+
+
+class ConversationPost(Base):
+    """A customer message to be shown in the thread of the agent's confirmation: one row per
+    message (the unique key makes it posted once whatever the duplicates, the order of webhooks
+    or the number of instances), leased and posted like the alert claims. Rows of one contact
+    that share `due_at` (a burst) go in one thread post. `content` holds only what the thread may
+    show under `conversation.show_customer_text`."""
+
+    __tablename__ = "conversation_posts"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_id", name="uq_conversation_posts_message"),
+        Index("ix_conversation_posts_pending", "posted_at", "due_at"),
+        Index("ix_conversation_posts_outbound", "outbound_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(255))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    outbound_id: Mapped[int] = mapped_column(  # whose thread
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("outbound_messages.id")
+    )
+    at: Mapped[datetime]  # when the customer wrote
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # type, text/caption/filename as allowed
+    claimed_at: Mapped[datetime]
+    due_at: Mapped[datetime]  # the burst's first message + batch_seconds
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None]
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class ThreadReply(Base):
+    """A message an agent wrote in a confirmation's thread, claimed once by its Slack identity
+    (channel + ts, the same in every redelivery of the event), before anything is sent: Slack's
+    retries never send twice. `outbound_id` is the free-text send it became (None: not sent)."""
+
+    __tablename__ = "thread_replies"
+    __table_args__ = (
+        UniqueConstraint("slack_channel", "slack_ts", name="uq_thread_replies_message"),
+        Index("ix_thread_replies_outbound", "outbound_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    slack_channel: Mapped[str] = mapped_column(String(32))
+    slack_ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    agent_user_id: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    outbound_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("outbound_messages.id")
+    )
+    outcome: Mapped[str] = mapped_column(String(32))  # claimed | sent | failed | window_closed | ...
+    created_at: Mapped[datetime]

@@ -164,6 +164,8 @@ def test_the_readme_run_command_serves_on_the_example_config(tmp_path: Path) -> 
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": "secret",
+        # This checkout's code, not whatever checkout the `contato-bot` script was installed from.
+        "PYTHONPATH": str(Path(__file__).parents[1]),
         "SLACK_API_URL": "http://127.0.0.1:9/api/",
     }
     env.pop("DATABASE_URL", None)

@@ -71,6 +71,8 @@ def test_two_serve_processes_post_each_alert_once(tmp_path: Path, pg_url: str) -
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-two",
         "SLACK_SIGNING_SECRET": "secret",
+        # This checkout's code, not whatever checkout the `contato-bot` script was installed from.
+        "PYTHONPATH": str(Path(__file__).parents[1]),
         "SLACK_API_URL": slack.url,
         "DATABASE_URL": pg_url,
         "LOG_LEVEL": "WARNING",

@@ -13,10 +13,12 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import uvicorn
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,13 +46,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# An app installed from this repository's manifest.yml is granted exactly its bot scopes.
+MANIFEST_BOT_SCOPES: tuple[str, ...] = tuple(
+    yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())["oauth_config"][
+        "scopes"
+    ]["bot"]
+)
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self.usergroups: dict[str, list[str]] = {}
         # What auth.test reports in its `x-oauth-scopes` header: the scopes the app was granted.
-        self.scopes: list[str] = ["commands", "chat:write", "usergroups:read"]
+        self.scopes: list[str] = list(MANIFEST_BOT_SCOPES)
         # conversations.info: channel id -> whether the app is a member (others: channel_not_found).
         self.channels: dict[str, bool] = {}
         self._lock = threading.Lock()

@@ -90,7 +90,14 @@ def _message_text(message: Mapping[str, Any], kind: str) -> str | None:
         for reply in ("button_reply", "list_reply"):
             if isinstance(part.get(reply), Mapping):
                 return _opt_str(part[reply].get("title"))
+    if kind == "reaction":
+        return _opt_str(part.get("emoji"))
     return _opt_str(part.get("caption"))
+
+
+def _filename(message: Mapping[str, Any], kind: str) -> str | None:
+    part = message.get(kind)
+    return _opt_str(part.get("filename")) if kind == "document" and isinstance(part, Mapping) else None
 
 
 def _parse_message(
@@ -130,6 +137,7 @@ def _parse_message(
         text=_message_text(message, kind),
         referral=dict(referral) if isinstance(referral, Mapping) else None,
         context_id=_opt_str(context.get("id")) if isinstance(context, Mapping) else None,
+        filename=_filename(message, kind),
     )
 
 

@@ -419,3 +419,32 @@ def test_graph_errors() -> None:
     assert (
         meta.parse_error({"error": {"code": 190, "message": "Invalid OAuth access token"}}, 401).code == "190"
     )
+
+
+def test_non_text_messages_carry_what_the_conversation_thread_shows() -> None:
+    """Type, caption, document name, button text and reaction emoji (issue 11)."""
+    events = meta.parse_envelope(
+        envelope(
+            {
+                "messages": [
+                    message("wamid.img", type="image", image={"id": "m1", "caption": "foto"}, text=None),
+                    message(
+                        "wamid.doc",
+                        type="document",
+                        document={"id": "m2", "filename": "nota.pdf", "caption": "segue"},
+                    ),
+                    message("wamid.loc", type="location", location={"latitude": 1, "longitude": 2}),
+                    message("wamid.btn", type="button", button={"payload": "p", "text": "Quero"}),
+                    message("wamid.re", type="reaction", reaction={"message_id": "wamid.out", "emoji": "👍"}),
+                ]
+            }
+        )
+    )
+    got = [(e.type, e.text, e.filename) for e in events if isinstance(e, InboundMessage)]
+    assert got == [
+        ("image", "foto", None),
+        ("document", "segue", "nota.pdf"),
+        ("location", None, None),
+        ("button", "Quero", None),
+        ("reaction", "👍", None),
+    ]

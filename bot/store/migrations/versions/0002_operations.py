@@ -1,7 +1,7 @@
 """Operations: why an alert claim ended as it did (`outcome`) and the last Slack error of its
 attempts (`last_error`), so `contato-bot alerts --failed` answers "why wasn't it sent?".
 
-Revision ID: 0012_operations
+Revision ID: 0002_operations
 Revises: 0001
 Create Date: 2026-12-01
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_operations"
+revision: str = "0002_operations"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
