@@ -31,6 +31,9 @@ class InboundMessage:
     text: str | None = None
     referral: Mapping[str, Any] | None = None  # CTWA ad / page button
     context_id: str | None = None
+    # Where in the body the event was read ("entry[0].changes[0].value.messages[1]"), so a value
+    # the store cannot keep is reported by its path; not part of the event's identity.
+    source: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class StatusUpdate:
     pricing_model: str | None = None
     pricing_category: str | None = None
     errors: tuple[ProviderError, ...] = ()
+    source: str = field(default="", compare=False)  # as InboundMessage.source
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class NumberChanged:
     new_wa_id: str
     at: datetime
     message_id: str = ""
+    source: str = field(default="", compare=False)  # as InboundMessage.source
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,12 @@ class WebhookDelivery(Base):
     received_at: Mapped[datetime]
     body: Mapped[bytes] = mapped_column(LargeBinary)
     processed_at: Mapped[datetime | None]
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # the error class, never SQL parameters
+    # Ingestion failures: retried with backoff until `attempts` reaches the limit, then parked
+    # (`failed_at` set): no longer picked up at start, listed for the operator, `webhook replay`able.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
 
 
 class TemplateCache(Base):

@@ -1,0 +1,205 @@
+"""Issue 13: webhooks accept only what can be stored, one bad event never loses its siblings, a
+delivery that cannot be applied is retried a bounded number of times then parked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.store.models import CustomerEvent, StatusEvent, WebhookDelivery
+
+SECRET = "hard-secret"
+CONFIG = """
+teams:
+  - id: t
+    name: T
+    members: [U1]
+    channels: [vendas]
+channels:
+  - id: vendas
+    name: Vendas
+    number: "+55 11 4000-0000"
+    bsp: 360dialog
+    base_url: http://127.0.0.1:9
+    api_key_env: HARD_D360_KEY
+    webhook_secret_env: HARD_D360_SECRET
+"""
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def rt(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from bot.config import Settings
+    from bot.runtime import build_runtime
+
+    monkeypatch.setenv("HARD_D360_KEY", "k")
+    monkeypatch.setenv("HARD_D360_SECRET", SECRET)
+    (tmp_path / "contato.yml").write_text(CONFIG)
+    runtime = build_runtime(
+        tmp_path / "contato.yml", settings=Settings(database_url=db_url), clock=Clock(NOW)
+    )
+    runtime.store.migrate()
+    yield runtime
+    runtime.store.dispose()
+
+
+def post(rt: Any, body: bytes | str, headers: dict[str, str] | None = None) -> httpx.Response:
+    from bot.app import build_asgi_app
+
+    app = build_asgi_app(rt, None, with_scheduler=False)
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.post(
+                "/webhooks/vendas",
+                content=body,
+                headers={"X-Webhook-Secret": SECRET, "Content-Type": "application/json", **(headers or {})},
+            )
+
+    return asyncio.run(go())
+
+
+def message(message_id: str, at: int | str = 1772452800, **extra: Any) -> dict[str, Any]:
+    return {
+        "from": "5511987654321",
+        "id": message_id,
+        "timestamp": str(at),
+        "type": "text",
+        "text": {"body": "oi"},
+        **extra,
+    }
+
+
+def envelope(
+    *messages: dict[str, Any],
+    statuses: list[dict[str, Any]] | None = None,
+    contacts: list[dict[str, Any]] | None = None,
+) -> bytes:
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "551140000000", "phone_number_id": "1"},
+        "contacts": contacts or [{"profile": {"name": "Ana"}, "wa_id": "5511987654321"}],
+        "messages": list(messages),
+    }
+    if statuses:
+        value["statuses"] = statuses
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(body).encode()
+
+
+def drain(rt: Any) -> None:
+    from bot.core.webhooks import process_deliveries
+
+    with rt.store.session() as session:
+        ids = list(session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.processed_at.is_(None))))
+    process_deliveries(rt, ids)
+
+
+def refs(rt: Any) -> set[str]:
+    with rt.store.session() as session:
+        return set(session.scalars(select(CustomerEvent.ref)))
+
+
+def test_a_nul_in_one_message_id_never_loses_its_valid_sibling(rt: Any) -> None:
+    response = post(rt, envelope(message("wamid.MIXGOOD"), message("wamid.MIXBAD\u0000")))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is True
+    assert [d["path"] for d in body["dropped"]] == ["entry[0].changes[0].value.messages[1].id"]
+    drain(rt)
+    assert refs(rt) == {"wamid.MIXGOOD"}
+    with rt.store.session() as session:
+        delivery = session.scalars(select(WebhookDelivery)).one()
+        assert delivery.processed_at is not None and delivery.error is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"id": "wamid." + "x" * 300},
+        {"id": "wamid.\ud800"},
+        {"from": "5511\u00009876"},
+        {"from": "5" * 40},
+        {"from_user_id": "BR." + "u" * 200},
+        {"timestamp": "1000000000"},  # 2001: before WhatsApp Business existed
+    ],
+)
+def test_values_the_store_cannot_keep_drop_their_event_alone(rt: Any, bad: dict[str, Any]) -> None:
+    response = post(
+        rt, envelope(message("wamid.GOOD"), message("wamid.BAD", **{**{"id": "wamid.BAD"}, **bad}))
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["dropped"]) == 1
+    drain(rt)
+    assert refs(rt) == {"wamid.GOOD"}
+
+
+def test_long_or_dirty_names_are_cleaned_not_refused(rt: Any) -> None:
+    contacts = [{"profile": {"name": "Ana\u0000 \ud83d" + "a" * 400}, "wa_id": "5511987654321"}]
+    response = post(rt, envelope(message("wamid.NAME"), contacts=contacts))
+    assert response.status_code == 200
+    assert "dropped" not in response.json()
+    drain(rt)
+    from bot.store.models import Contact
+
+    with rt.store.session() as session:
+        name = session.scalars(select(Contact.name)).one()
+    assert name is not None and name.startswith("Ana a") and len(name) == 256 and "\u0000" not in name
+
+
+def test_statuses_over_the_column_are_dropped(rt: Any) -> None:
+    statuses = [
+        {"id": "wamid.S1", "status": "delivered", "timestamp": "1772452800", "recipient_id": "5511987654321"},
+        {"id": "wamid.S2", "status": "d" * 17, "timestamp": "1772452800", "recipient_id": "5511987654321"},
+    ]
+    response = post(rt, envelope(statuses=statuses))
+    assert response.status_code == 200
+    assert [d["path"] for d in response.json()["dropped"]] == ["entry[0].changes[0].value.statuses[1].status"]
+    drain(rt)
+    with rt.store.session() as session:
+        assert set(session.scalars(select(StatusEvent.message_id))) == {"wamid.S1"}
+
+
+def test_future_timestamps_are_clamped_to_receipt_time(rt: Any) -> None:
+    two_hours = int((NOW + timedelta(hours=2)).timestamp())
+    post(rt, envelope(message("wamid.FUTURE", at=two_hours), message("wamid.Y9999", at=253402300799999)))
+    drain(rt)
+    with rt.store.session() as session:
+        ats = dict(session.execute(select(CustomerEvent.ref, CustomerEvent.at)).all())
+    assert ats == {"wamid.FUTURE": NOW, "wamid.Y9999": NOW}
+
+
+def test_a_small_skew_is_kept(rt: Any) -> None:
+    ahead = int((NOW + timedelta(minutes=3)).timestamp())
+    post(rt, envelope(message("wamid.SKEW", at=ahead)))
+    drain(rt)
+    with rt.store.session() as session:
+        at = session.scalars(select(CustomerEvent.at)).one()
+    assert at == NOW + timedelta(minutes=3)
+
+
+def test_mixgood_body_keeps_its_valid_event(rt: Any) -> None:
+    """The issue's repro as filed: 200, then `customer_events` must hold wamid.MIXGOOD."""
+    assert post(rt, envelope(message("wamid.MIXGOOD"), message("wamid.MIXBAD\u0000"))).status_code == 200
+    drain(rt)
+    assert "wamid.MIXGOOD" in refs(rt)
