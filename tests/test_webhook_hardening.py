@@ -22,7 +22,7 @@ teams:
   - id: t
     name: T
     members: [U1]
-    channels: [vendas]
+    channels: [vendas, meta, tw, gs]
 channels:
   - id: vendas
     name: Vendas
@@ -31,6 +31,32 @@ channels:
     base_url: http://127.0.0.1:9
     api_key_env: HARD_D360_KEY
     webhook_secret_env: HARD_D360_SECRET
+  - id: meta
+    name: Meta
+    number: "+55 11 4000-0002"
+    bsp: cloudapi
+    base_url: http://127.0.0.1:9
+    access_token_env: HARD_META_TOKEN
+    app_secret_env: HARD_META_APP_SECRET
+    verify_token_env: HARD_META_VERIFY
+    waba_id: "102290129340398"
+    phone_number_id: "106540352242922"
+  - id: tw
+    name: Twilio
+    number: "+55 11 4000-0003"
+    bsp: twilio
+    base_url: http://127.0.0.1:9
+    account_sid: AC123
+    auth_token_env: HARD_TWILIO_TOKEN
+    from_number: "+55 11 4000-0003"
+  - id: gs
+    name: Gupshup
+    number: "+55 11 4000-0004"
+    bsp: gupshup
+    base_url: http://127.0.0.1:9
+    app_id: app-1
+    app_token_env: HARD_GS_TOKEN
+    webhook_secret_env: HARD_GS_SECRET
 """
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -50,6 +76,10 @@ def rt(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
     monkeypatch.setenv("HARD_D360_KEY", "k")
     monkeypatch.setenv("HARD_D360_SECRET", SECRET)
+    for name in ("HARD_META_TOKEN", "HARD_META_APP_SECRET", "HARD_META_VERIFY", "HARD_TWILIO_TOKEN"):
+        monkeypatch.setenv(name, "x-" + name.lower())
+    monkeypatch.setenv("HARD_GS_TOKEN", "t")
+    monkeypatch.setenv("HARD_GS_SECRET", SECRET)
     (tmp_path / "contato.yml").write_text(CONFIG)
     runtime = build_runtime(
         tmp_path / "contato.yml", settings=Settings(database_url=db_url), clock=Clock(NOW)
@@ -59,7 +89,9 @@ def rt(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     runtime.store.dispose()
 
 
-def post(rt: Any, body: bytes | str, headers: dict[str, str] | None = None) -> httpx.Response:
+def post(
+    rt: Any, body: bytes | str, headers: dict[str, Any] | None = None, channel: str = "vendas"
+) -> httpx.Response:
     from bot.app import build_asgi_app
 
     app = build_asgi_app(rt, None, with_scheduler=False)
@@ -68,7 +100,7 @@ def post(rt: Any, body: bytes | str, headers: dict[str, str] | None = None) -> h
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             return await client.post(
-                "/webhooks/vendas",
+                f"/webhooks/{channel}",
                 content=body,
                 headers={"X-Webhook-Secret": SECRET, "Content-Type": "application/json", **(headers or {})},
             )
@@ -203,3 +235,92 @@ def test_mixgood_body_keeps_its_valid_event(rt: Any) -> None:
     assert post(rt, envelope(message("wamid.MIXGOOD"), message("wamid.MIXBAD\u0000"))).status_code == 200
     drain(rt)
     assert "wamid.MIXGOOD" in refs(rt)
+
+
+def test_a_delivery_that_keeps_failing_is_parked_then_replayed_after_a_fix(
+    rt: Any,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from bot.cli import main
+    from bot.core import webhooks
+    from bot.store import deliveries
+    from bot.store import events as event_rows
+
+    real_insert = event_rows.insert_customer_events
+
+    def failing_insert(session: Any, rows: Any) -> list[str]:
+        # A fault below ingestion (the database refusing one row), not in the code under test.
+        if any(row["ref"] == "wamid.BOOM" for row in rows):
+            raise OperationalError("INSERT ... 5511987654321", {"wa_id": "5511987654321"}, Exception("boom"))
+        return real_insert(session, rows)
+
+    monkeypatch.setattr(event_rows, "insert_customer_events", failing_insert)
+    assert post(rt, envelope(message("wamid.OK"), message("wamid.BOOM"))).status_code == 200
+    with rt.store.session() as session:
+        (delivery_id,) = deliveries.unprocessed_ids(session)
+    with caplog.at_level("DEBUG"):
+        for attempt in range(1, webhooks.MAX_ATTEMPTS + 1):
+            webhooks.process_deliveries(rt, [delivery_id])
+            assert refs(rt) == {"wamid.OK"}  # the sibling is applied from the first attempt on
+            with rt.store.session() as session:
+                row = deliveries.delivery_state(session, delivery_id)
+                assert row is not None and row.attempts == attempt and row.processed_at is None
+                assert "5511987654321" not in (row.error or "") and "OperationalError" in (row.error or "")
+                parked = row.failed_at is not None
+                retry_at = row.next_attempt_at
+            assert parked == (attempt == webhooks.MAX_ATTEMPTS)
+            if not parked:
+                assert retry_at == NOW + webhooks.RETRY_BACKOFF * 2 ** (attempt - 1)
+    assert "5511987654321" not in caplog.text
+    with rt.store.session() as session:
+        assert deliveries.unprocessed_ids(session) == []  # not picked up again at every start
+        assert deliveries.delivery_ids(session, failed=True) == [delivery_id]
+
+    monkeypatch.setattr(event_rows, "insert_customer_events", real_insert)  # the fix
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code = main(
+        ["--config", str(tmp_path / "contato.yml"), "webhook", "replay", "--delivery", str(delivery_id)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert json.loads(out)["changes"]["customer_messages"] == 1  # wamid.OK was already in
+    assert refs(rt) == {"wamid.OK", "wamid.BOOM"}
+    with rt.store.session() as session:
+        row = deliveries.delivery_state(session, delivery_id)
+        assert row is not None and row.processed_at is not None and row.failed_at is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Webhook-Secret": "s\u00e9cret"},
+        {"X-Webhook-Secret": "\u00ff" * 10},
+    ],
+)
+def test_odd_secret_headers_are_401_not_500(rt: Any, headers: dict[str, str]) -> None:
+    encoded = {k: v.encode("latin-1") for k, v in headers.items()}
+    assert post(rt, envelope(message("wamid.X")), encoded).status_code == 401  # type: ignore[arg-type]
+
+
+def test_webhook_content_type_is_checked_after_authentication(rt: Any) -> None:
+    body = envelope(message("wamid.CT"))
+    assert post(rt, body, {"Content-Type": "text/html"}).status_code == 415
+    assert post(rt, body, {"Content-Type": "text/html", "X-Webhook-Secret": "wrong"}).status_code == 401
+    assert post(rt, body, {"Content-Type": "application/json; charset=utf-8"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("channel", "header"),
+    [("meta", "X-Hub-Signature-256"), ("tw", "X-Twilio-Signature"), ("vendas", "X-Webhook-Secret")],
+)
+def test_non_ascii_signature_headers_are_401_not_500(rt: Any, channel: str, header: str) -> None:
+    value = "sha256=\u00e9\u00e9".encode("latin-1")
+    content_type = "application/x-www-form-urlencoded" if channel == "tw" else "application/json"
+    response = post(rt, envelope(message("wamid.X")), {header: value, "Content-Type": content_type}, channel)
+    assert response.status_code == 401

@@ -89,7 +89,7 @@ def secret_matches(expected: str | None, given: str | None) -> bool:
     """Constant-time comparison; an unset expected secret never matches (fail closed)."""
     if not expected or given is None:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
 
 
 def json_or_none(response: httpx.Response) -> Any:

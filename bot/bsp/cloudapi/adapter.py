@@ -100,7 +100,9 @@ class CloudApiProvider(Adapter[CloudApiChannel], meta.MetaMessageSender):
         if not given.startswith("sha256="):
             return False
         expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, given.removeprefix("sha256=").strip().lower())
+        # Bytes, not str: compare_digest raises TypeError on non-ASCII text (an attacker's header).
+        given_digest = given.removeprefix("sha256=").strip().lower().encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(expected.encode(), given_digest)
 
     def verify_handshake(self, params: Mapping[str, str]) -> str | None:
         """Meta's subscription check: the `hub.challenge` to echo, or None (answer 403)."""

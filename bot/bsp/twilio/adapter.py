@@ -235,7 +235,11 @@ class TwilioProvider(Adapter[TwilioChannel]):
         # The URL Twilio signed is the one configured there; behind a proxy the scheme is
         # usually https, so both schemes are tried (each compared in constant time).
         return any(
-            hmac.compare_digest(twilio_signature(token, f"{scheme}://{host}{path}", params), signature)
+            # Bytes, not str: compare_digest raises TypeError on non-ASCII text (an attacker's header).
+            hmac.compare_digest(
+                twilio_signature(token, f"{scheme}://{host}{path}", params).encode(),
+                signature.encode("utf-8", "surrogateescape"),
+            )
             for scheme in ("https", "http")
         )
 
