@@ -36,16 +36,16 @@ def _error(status: int, error: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"ok": False, "error": error, **extra}, status_code=status)
 
 
-async def _read_capped(request: Request) -> bytes | None:
-    """The raw body, or None when it is over the cap (read no further than needed)."""
+async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The raw body, or None when it is over `limit` (read no further than needed)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared and declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
@@ -356,7 +356,7 @@ def webhook_routes(rt: Runtime, processor: WebhookProcessor | None = None) -> li
         channel_id = request.path_params["channel_id"]
         known = rt.config.channel(channel_id) is not None
         try:
-            raw = await _read_capped(request)
+            raw = await read_capped(request)
         except ClientDisconnect:
             return _error(400, "incomplete_body")
         if raw is None:
