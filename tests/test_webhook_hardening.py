@@ -4,6 +4,8 @@ delivery that cannot be applied is retried a bounded number of times then parked
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.store.models import CustomerEvent, StatusEvent, WebhookDelivery
@@ -324,3 +328,59 @@ def test_non_ascii_signature_headers_are_401_not_500(rt: Any, channel: str, head
     content_type = "application/x-www-form-urlencoded" if channel == "tw" else "application/json"
     response = post(rt, envelope(message("wamid.X")), {header: value, "Content-Type": content_type}, channel)
     assert response.status_code == 401
+
+
+FIXTURE_BODIES = [p.read_bytes() for p in sorted(Path(__file__).parent.glob("fixtures/whatsapp/*.json"))]
+nasty_text = st.text(
+    alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=300
+)
+json_leaf = st.none() | st.booleans() | st.integers() | nasty_text | st.floats(allow_nan=False)
+
+
+def _mutate(value: Any, path: list[int], replacement: Any) -> Any:
+    if not path:
+        return replacement
+    if isinstance(value, dict) and value:
+        key = list(value)[path[0] % len(value)]
+        return {**value, key: _mutate(value[key], path[1:], replacement)}
+    if isinstance(value, list) and value:
+        index = path[0] % len(value)
+        return [_mutate(v, path[1:], replacement) if i == index else v for i, v in enumerate(value)]
+    return replacement
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fixture=st.sampled_from(range(len(FIXTURE_BODIES))),
+    path=st.lists(st.integers(min_value=0, max_value=50), max_size=8),
+    replacement=json_leaf,
+    channel=st.sampled_from(["vendas", "meta", "tw", "gs", "nosuch"]),
+    header_name=st.sampled_from(
+        ["X-Webhook-Secret", "X-Hub-Signature-256", "X-Twilio-Signature", "Content-Type"]
+    ),
+    header_value=st.binary(max_size=40),
+)
+def test_arbitrary_json_and_header_bytes_never_500_and_what_is_stored_applies(
+    rt: Any,
+    fixture: int,
+    path: list[int],
+    replacement: Any,
+    channel: str,
+    header_name: str,
+    header_value: bytes,
+) -> None:
+    body = json.dumps(_mutate(json.loads(FIXTURE_BODIES[fixture]), path, replacement)).encode()
+    headers: dict[str, Any] = {}
+    if channel == "meta":  # signed with the app secret, so the body reaches the parser
+        digest = hmac.new(b"x-hard_meta_app_secret", body, hashlib.sha256).hexdigest()
+        headers["X-Hub-Signature-256"] = f"sha256={digest}"
+    headers[header_name] = header_value.replace(b"\r", b"").replace(b"\n", b"")
+    try:
+        response = post(rt, body, headers, channel)
+    except httpx.LocalProtocolError:
+        return  # a header value httpx refuses to send
+    assert response.status_code < 500, response.text
+    drain(rt)
+    with rt.store.session() as session:
+        failing = session.scalars(select(WebhookDelivery).where(WebhookDelivery.processed_at.is_(None))).all()
+        assert [(row.id, row.error) for row in failing] == []
