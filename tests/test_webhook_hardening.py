@@ -384,3 +384,35 @@ def test_arbitrary_json_and_header_bytes_never_500_and_what_is_stored_applies(
     with rt.store.session() as session:
         failing = session.scalars(select(WebhookDelivery).where(WebhookDelivery.processed_at.is_(None))).all()
         assert [(row.id, row.error) for row in failing] == []
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_the_newest_event_names_the_contact_whatever_the_arrival_order(rt: Any, newest_first: bool) -> None:
+    from bot.store.models import Contact
+
+    # The same Brazilian mobile, reported with and without the 9th digit, under two names.
+    newer = envelope(
+        {**message("wamid.N2", at=1772452800), "from": "5511987654321"},
+        contacts=[{"profile": {"name": "Ana Nova"}, "wa_id": "5511987654321"}],
+    )
+    older = envelope(
+        {**message("wamid.N1", at=1772449200), "from": "551187654321"},
+        contacts=[{"profile": {"name": "Ana Velha"}, "wa_id": "551187654321"}],
+    )
+    for body in [newer, older] if newest_first else [older, newer]:
+        post(rt, body)
+        drain(rt)
+    with rt.store.session() as session:
+        contact = session.scalars(select(Contact)).one()
+        assert (contact.name, contact.wa_id) == ("Ana Nova", "5511987654321")
+
+
+@pytest.mark.parametrize("query", ["\u0000", "Ana\u0000", "\ud800", "\u0000\u0000"])
+def test_contact_search_is_safe_for_any_unicode(rt: Any, query: str) -> None:
+    from bot.store import contacts
+
+    post(rt, envelope(message("wamid.S")))
+    drain(rt)
+    with rt.store.session() as session:
+        found = [c.name for c in contacts.search_contacts(session, query)]
+    assert found == (["Ana"] if query.startswith("Ana") else [])

@@ -75,6 +75,9 @@ class Contact(Base):
     user_id: Mapped[str | None] = mapped_column(String(128), unique=True)  # business-scoped user id
     name: Mapped[str | None] = mapped_column(String(256))
     name_search: Mapped[str | None] = mapped_column(String(256), index=True)  # lowercased, unaccented
+    # When the event that last set name / wa_id / user_id happened: an older event arriving later
+    # does not overwrite them (webhooks come in any order).
+    identity_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

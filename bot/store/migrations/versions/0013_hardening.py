@@ -1,5 +1,6 @@
 """Webhook deliveries that cannot be applied are retried a bounded number of times, then parked:
-`attempts`, `next_attempt_at`, `failed_at` on webhook_deliveries.
+`attempts`, `next_attempt_at`, `failed_at` on webhook_deliveries; `contacts.identity_at`, the time
+of the event that last named the contact (the newest event wins, not the last to arrive).
 
 Revision ID: 0013_hardening
 Revises: 0001
@@ -20,6 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("contacts") as batch:
+        batch.add_column(sa.Column("identity_at", sa.DateTime(timezone=False), nullable=True))
     with op.batch_alter_table("webhook_deliveries") as batch:
         batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=False), nullable=True))
@@ -31,3 +34,5 @@ def downgrade() -> None:
         batch.drop_column("failed_at")
         batch.drop_column("next_attempt_at")
         batch.drop_column("attempts")
+    with op.batch_alter_table("contacts") as batch:
+        batch.drop_column("identity_at")
