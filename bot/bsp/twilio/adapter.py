@@ -142,8 +142,16 @@ class TwilioProvider(Adapter[TwilioChannel]):
 
     session_data = SessionData.NONE
     parse_error = staticmethod(parse_error)
-    content_url = CONTENT_URL
-    api_url = API_URL
+
+    @property
+    def content_url(self) -> str:
+        """Content API list; under the channel's `base_url` (a proxy, a test double) when set."""
+        return f"{self.base_url}/v1/ContentAndApprovals" if self.channel.base_url else CONTENT_URL
+
+    @property
+    def api_url(self) -> str:
+        """Messages API root; under the channel's `base_url` when set (it was ignored before)."""
+        return f"{self.base_url}/2010-04-01" if self.channel.base_url else API_URL
 
     def _sid(self) -> str:
         if not self.channel.account_sid:
