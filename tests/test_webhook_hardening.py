@@ -52,6 +52,7 @@ channels:
     base_url: http://127.0.0.1:9
     account_sid: AC123
     auth_token_env: HARD_TWILIO_TOKEN
+    webhook_secret_env: HARD_TW_SECRET
     from_number: "+55 11 4000-0003"
   - id: gs
     name: Gupshup
@@ -73,8 +74,8 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def rt(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def make_runtime(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A runtime on the config above (every provider), its clock fixed at NOW."""
     from bot.config import Settings
     from bot.runtime import build_runtime
 
@@ -84,6 +85,7 @@ def rt(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         monkeypatch.setenv(name, "x-" + name.lower())
     monkeypatch.setenv("HARD_GS_TOKEN", "t")
     monkeypatch.setenv("HARD_GS_SECRET", SECRET)
+    monkeypatch.setenv("HARD_TW_SECRET", SECRET)
     (tmp_path / "contato.yml").write_text(CONFIG)
     runtime = build_runtime(
         tmp_path / "contato.yml", settings=Settings(database_url=db_url), clock=Clock(NOW)
@@ -91,6 +93,11 @@ def rt(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     runtime.store.migrate()
     yield runtime
     runtime.store.dispose()
+
+
+@pytest.fixture
+def rt(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    yield from make_runtime(db_url, tmp_path, monkeypatch)
 
 
 def post(
@@ -326,7 +333,12 @@ def test_webhook_content_type_is_checked_after_authentication(rt: Any) -> None:
 def test_non_ascii_signature_headers_are_401_not_500(rt: Any, channel: str, header: str) -> None:
     value = "sha256=\u00e9\u00e9".encode("latin-1")
     content_type = "application/x-www-form-urlencoded" if channel == "tw" else "application/json"
-    response = post(rt, envelope(message("wamid.X")), {header: value, "Content-Type": content_type}, channel)
+    response = post(
+        rt,
+        envelope(message("wamid.X")),
+        {"X-Webhook-Secret": "wrong", header: value, "Content-Type": content_type},
+        channel,
+    )
     assert response.status_code == 401
 
 

@@ -34,6 +34,9 @@ class InboundMessage:
     # Where in the body the event was read ("entry[0].changes[0].value.messages[1]"), so a value
     # the store cannot keep is reported by its path; not part of the event's identity.
     source: str = field(default="", compare=False)
+    # The body carries no event time (Twilio): `at` is replaced by the delivery's receipt time,
+    # the stored one when a body is parsed again (a restart, a replay), never the parse time.
+    at_receipt: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class StatusUpdate:
     pricing_category: str | None = None
     errors: tuple[ProviderError, ...] = ()
     source: str = field(default="", compare=False)  # as InboundMessage.source
+    at_receipt: bool = field(default=False, compare=False)  # as InboundMessage.at_receipt
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ before); an event whose *values* the store cannot keep is dropped alone and name
   that is not what WhatsApp sent cannot be matched to anything anyway);
 - free text (profile name, error titles and details, referral fields, message text): NULs and
   lone surrogates removed and cut to the column, never a reason to drop;
+- an event whose body has no time (Twilio) is timed at the receipt time;
 - times before 2010 (no WhatsApp Business API then): dropped; times more than `FUTURE_SKEW` ahead of
   the receipt time: clamped to the receipt time (a customer's clock, or a forged body, must not
   stretch a window past what `sessions` shows); a conversation expiry more than `MAX_EXPIRY_AHEAD`
@@ -193,6 +194,8 @@ def _ident(event: Any, attribute: str, limit: int, *, required: bool = False, dr
 
 
 def _time(event: Any, attribute: str, received_at: datetime) -> tuple[datetime, int]:
+    if getattr(event, "at_receipt", False):
+        return received_at, 0
     value: datetime = getattr(event, attribute)
     if value < EARLIEST:
         raise _Unstorable(attribute, "before 2010")

@@ -65,7 +65,8 @@ def basic(user: str, password: str) -> str:
 
 def test_build() -> None:
     built = twilio.TwilioProvider.build(make_channel(TwilioChannel, ENV), httpx.AsyncClient(), None, clock)
-    assert built.session_data is SessionData.NONE and built.clock is clock
+    # Issue 13: was NONE; inbound messages (timed at receipt) now give the customer service window.
+    assert built.session_data is SessionData.DERIVED and built.clock is clock
 
 
 @respx.mock
