@@ -20,10 +20,11 @@ from bot.bsp.base import BspError, TemplateSend
 from bot.config import TeamConfig
 from bot.core.windows_report import SessionsReport, sessions_report
 from bot.rules import phones, send_limits
+from bot.rules.bsuid import is_bsuid
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.session_data import SessionData
-from bot.rules.templates import Template, missing_variables, unknown_variables
+from bot.rules.templates import Template, is_authentication, missing_variables, unknown_variables
 from bot.store import contacts, outbound
 
 if TYPE_CHECKING:
@@ -111,6 +112,9 @@ def validate(
         problems.append(Problem("template", "choose_template"))
         return problems, report
     if req.template is not None:
+        if is_bsuid(req.contact_e164) and is_authentication(req.template):
+            # Meta: one-tap, zero-tap and copy-code authentication templates need a phone number.
+            problems.append(Problem("template", "authentication_to_bsuid"))
         if not req.template.approved:
             problems.append(Problem("template", "template_not_approved", {"status": req.template.status}))
         for variable in missing_variables(req.template, dict(req.values)):

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.rules import phones
+from bot.rules.bsuid import is_bsuid
 from bot.store.models import Contact
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,10 @@ def find_contact(
     user_id: str | None = None,
 ) -> Contact | None:
     """The contact known by any of: a phone number (either Brazilian form), a wa_id (either
-    form), or a business-scoped user id. The first one given that matches wins."""
+    form), or a business-scoped user id. The first one given that matches wins. A BSUID given as
+    `phone` (what the screen and `sessions` pass on) is looked up as the user id."""
+    if is_bsuid(phone):
+        user_id, phone = (phone or "").strip(), None
     for number in (phone, wa_id):
         if not number:
             continue
@@ -129,6 +133,8 @@ def upsert_contact(
     in (an older one only fills what is empty). Without `at` (a send's own response) a new
     non-empty wa_id replaces the old one (WhatsApp's word on which form to send to).
     """
+    if is_bsuid(e164):  # a BSUID-only contact chosen on the screen: no phone number
+        user_id, e164 = (e164 or "").strip(), None
     wa_id = _clean_wa_id(wa_id)
     user_id = (user_id or "").strip() or None
     e164 = (e164 or "").strip() or None
@@ -308,6 +314,9 @@ def search_contacts(session: Session, query: str, limit: int = 20) -> list[Conta
     text = "".join(ch for ch in (query or "") if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF).strip()
     if not text or limit <= 0:
         return []
+    if is_bsuid(text):  # a username-only customer, by the id Meta gave us
+        query_id = text.strip()
+        return list(session.scalars(select(Contact).where(Contact.user_id == query_id).limit(limit)))
     digits = "".join(ch for ch in text if ch.isdigit())
     is_number = bool(digits) and all(ch.isdigit() or ch in _PHONE_PUNCTUATION for ch in text)
     needle = digits if is_number else name_search_key(text) or ""

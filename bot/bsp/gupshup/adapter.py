@@ -181,7 +181,9 @@ def parse_v2(root: Mapping[str, Any]) -> list[WebhookEvent]:
     inner = _dict(root.get("payload"), "payload")
     if kind == "message":
         sender = bsp_http.mapping(inner.get("sender"))
-        wa_id = _opt_str(sender.get("phone")) or _str(inner.get("source"), "payload.source")
+        wa_id = _opt_str(sender.get("phone")) or _opt_str(inner.get("source")) or ""
+        if not wa_id and not (_opt_str(sender.get("userId")) or _opt_str(inner.get("userId"))):
+            raise WebhookShapeError("payload.source", "missing: no sender (phone or userId)")
         content = bsp_http.mapping(inner.get("payload"))
         referral = inner.get("referral") or content.get("referral")
         return [
@@ -189,6 +191,7 @@ def parse_v2(root: Mapping[str, Any]) -> list[WebhookEvent]:
                 message_id=_str(inner.get("id"), "payload.id"),
                 wa_id=wa_id.removeprefix("+"),
                 at=parse_timestamp(root.get("timestamp"), "timestamp"),
+                user_id=_opt_str(sender.get("userId")) or _opt_str(inner.get("userId")),
                 type=_opt_str(inner.get("type")) or "unknown",
                 profile_name=_opt_str(sender.get("name")),
                 text=_opt_str(content.get("text")) or _opt_str(content.get("caption")),
@@ -227,6 +230,7 @@ def parse_v2(root: Mapping[str, Any]) -> list[WebhookEvent]:
             status=status,
             at=at,
             recipient_wa_id=(_opt_str(inner.get("destination")) or "").removeprefix("+"),
+            recipient_user_id=_opt_str(inner.get("userId")),
             conversation_id=conversation_id,
             conversation_origin=origin,
             conversation_expires_at=expires_at if conversation_id else None,

@@ -126,7 +126,10 @@ def _parse_message(
         at=at,
         type=kind,
         user_id=user_id,
-        profile_name=_opt_str(profile.get("name")) if isinstance(profile, Mapping) else None,
+        # A username-only customer may have no name: the username is what the agent knows them by.
+        profile_name=(_opt_str(profile.get("name")) or _opt_str(profile.get("username")))
+        if isinstance(profile, Mapping)
+        else None,
         text=_message_text(message, kind),
         referral=dict(referral) if isinstance(referral, Mapping) else None,
         context_id=_opt_str(context.get("id")) if isinstance(context, Mapping) else None,
