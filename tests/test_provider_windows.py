@@ -181,3 +181,16 @@ def test_gupshup_v2_sent_event_with_a_conversation(
     assert service["open"] is True
     assert service["expires_at"] == (NOW + timedelta(hours=23)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert data["sessions_supported"] is True
+
+
+@pytest.mark.parametrize("channel", ["tw", "gs"])
+def test_the_cards_no_longer_say_no_session_data(
+    rt: Any, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, channel: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code = main(["--config", str(tmp_path / "contato.yml"), "preview", channel, "+5511988887777"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "screen" in out  # the modal was printed
+    assert rt.catalog.t("screen.cards.no_session_data") not in out  # pt-BR: "não informa dados de sessão"
+    assert "não informa" not in out
