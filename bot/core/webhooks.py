@@ -1,10 +1,17 @@
 """BSP webhooks in: `POST /webhooks/{channel_id}` (and Meta's GET handshake).
 
-The endpoint answers fast and loses nothing: it authenticates (a failure touches nothing), checks
-size, JSON and shape (413 / 400 / 422 with the path of the problem), stores the raw body durably,
-and only then answers 200. A single worker drains stored deliveries through `bot.core.ingest`, the same
-code `webhook replay` and the sandbox use; deliveries still unprocessed after a crash are picked up
-again at start. Ingestion is idempotent, so processing a delivery twice changes nothing.
+The endpoint answers fast and loses nothing: it authenticates (a failure, or an unknown channel id,
+is 401 and touches nothing), checks size, content type, JSON and shape (413 / 415 / 400 / 422 with
+the path of the problem), checks every event against what the store can keep (`bot.bsp.limits`:
+an event that cannot be stored is dropped alone and named in the 200), stores the raw body
+durably, and only then answers 200. A single worker drains stored deliveries through
+`bot.core.ingest`, the same code `webhook replay` and the sandbox use; deliveries still
+unprocessed after a crash are picked up again at start. Ingestion is idempotent, so processing a
+delivery twice changes nothing. A delivery that fails is applied event by event (siblings of a bad
+event still land), retried with backoff, then parked for `webhook replay --delivery`.
+
+Over 400 lines on purpose: the endpoint, the processor and the retry policy share the delivery's
+life cycle (stored -> applied | retried -> parked); split, each half would need the other's rules.
 """
 
 from __future__ import annotations
