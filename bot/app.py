@@ -22,15 +22,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import handlers, metrics
-from bot.core.webhooks import WebhookProcessor, webhook_routes
+from bot.core.webhooks import WebhookProcessor, read_capped, webhook_routes
 from bot.logs import log_context
 from bot.runtime import Runtime
+from bot.slack_edge import MAX_SLACK_BODY_BYTES, ReplayCache, check_request
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,22 @@ def build_bolt_app(rt: Runtime, *, socket_mode: bool = False) -> AsyncApp:
         request_verification_enabled=not socket_mode,
         # Bolt acks then keeps the listener running; our listeners ack first themselves.
         process_before_response=False,
+        # Bolt copies the root level into its loggers when built (LOG_LEVEL=DEBUG included), and
+        # at DEBUG/INFO they print request and response bodies (customers' phones, a refused
+        # request's whole body). Its own logger, never below WARNING, is copied instead.
+        logger=bolt_logger(),
     )
     configure_slack_client(app.client, rt)
     app.use(_slack_log_context)
     handlers.register(app, rt)
     return app
+
+
+def bolt_logger() -> logging.Logger:
+    """The logger Bolt (and the Web API client it builds) logs through: WARNING and above only."""
+    logger = logging.getLogger("slack_bolt")
+    logger.setLevel(max(logger.level, logging.WARNING))
+    return logger
 
 
 async def _slack_log_context(
@@ -111,9 +123,21 @@ def build_asgi_app(
         routes.append(Route("/metrics", metrics.endpoint(rt.store, rt.now, token), methods=["GET"]))
     if bolt is not None:
         slack_handler = AsyncSlackRequestHandler(bolt)
+        secret = rt.settings.slack_signing_secret
+        replays = ReplayCache()
 
         async def slack_events(request: Request) -> Response:
-            return await slack_handler.handle(request)
+            try:
+                body = await read_capped(request, MAX_SLACK_BODY_BYTES)
+            except ClientDisconnect:
+                return JSONResponse({"ok": False, "error": "incomplete_body"}, status_code=400)
+            if body is None:
+                return JSONResponse({"ok": False, "error": "body_too_large"}, status_code=413)
+            if secret is not None:
+                refusal = check_request(request.headers, body, secret.get_secret_value(), replays)
+                if refusal is not None:
+                    return JSONResponse({"ok": False, "error": refusal.error}, status_code=refusal.status)
+            return await slack_handler.handle(_with_body(request, body))
 
         routes.append(Route(SLACK_EVENTS_PATH, slack_events, methods=["POST"]))
     if slack is None and bolt is not None:
@@ -156,6 +180,20 @@ def build_asgi_app(
     return app
 
 
+def _with_body(request: Request, body: bytes) -> Request:
+    """The request again, its (already read) body served from memory to Bolt."""
+    sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
 WEBHOOK_PREFIX = "/webhooks/"
 
 
@@ -171,10 +209,13 @@ class LogContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = next(
-            (value.decode("latin-1")[:64] for key, value in scope["headers"] if key == b"x-request-id"),
-            None,
-        ) or uuid.uuid4().hex[:16]
+        request_id = (
+            next(
+                (value.decode("latin-1")[:64] for key, value in scope["headers"] if key == b"x-request-id"),
+                None,
+            )
+            or uuid.uuid4().hex[:16]
+        )
         channel_id = provider = None
         path: str = scope.get("path", "")
         if path.startswith(WEBHOOK_PREFIX):

@@ -40,7 +40,17 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries whose INFO lines are routine narration: APScheduler says "Running job" and "executed
 # successfully" at every scan (two lines every 30 s), Alembic narrates every start. Their warnings
 # and errors still come through.
-QUIET_LOGGERS: tuple[str, ...] = ("apscheduler", "alembic")
+QUIET_LOGGERS: tuple[str, ...] = (
+    "apscheduler",
+    "alembic",
+    # These print request and response bodies (Slack payloads, blocks with customers' phones, a
+    # refused request's whole body at INFO) or SQL parameters: never below WARNING, whatever
+    # LOG_LEVEL says.
+    "slack_bolt",
+    "slack_sdk",
+    "sqlalchemy.engine",
+    "httpcore",
+)
 # uvicorn's loggers: `serve` leaves them unconfigured (log_config=None) so they reach our handler;
 # set-up undoes a configuration an earlier uvicorn in the same process left on them.
 UVICORN_LOGGERS: tuple[str, ...] = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -171,7 +181,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,

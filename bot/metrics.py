@@ -40,6 +40,13 @@ WEBHOOKS = Counter(
     ["channel", "provider", "result"],
     registry=REGISTRY,
 )
+SCREENED_EVENTS = Counter(
+    "contato_webhook_events_screened_total",
+    "Webhook events left out (dropped: a value the store cannot keep) or whose time from the future "
+    "was clamped to the receipt time, by channel.",
+    ["channel", "action"],
+    registry=REGISTRY,
+)
 INGESTED_EVENTS = Counter(
     "contato_ingested_events_total",
     "Webhook events ingested (messages, statuses, template changes...), by channel.",

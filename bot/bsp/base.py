@@ -34,6 +34,12 @@ class InboundMessage:
     referral: Mapping[str, Any] | None = None  # CTWA ad / page button
     context_id: str | None = None
     filename: str | None = None
+    # Where in the body the event was read ("entry[0].changes[0].value.messages[1]"), so a value
+    # the store cannot keep is reported by its path; not part of the event's identity.
+    source: str = field(default="", compare=False)
+    # The body carries no event time (Twilio): `at` is replaced by the delivery's receipt time,
+    # the stored one when a body is parsed again (a restart, a replay), never the parse time.
+    at_receipt: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class StatusUpdate:
     pricing_model: str | None = None
     pricing_category: str | None = None
     errors: tuple[ProviderError, ...] = ()
+    source: str = field(default="", compare=False)  # as InboundMessage.source
+    at_receipt: bool = field(default=False, compare=False)  # as InboundMessage.at_receipt
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class NumberChanged:
     new_wa_id: str
     at: datetime
     message_id: str = ""
+    source: str = field(default="", compare=False)  # as InboundMessage.source
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,9 @@ def secret_matches(expected: str | None, given: str | None) -> bool:
     candidates = rotating_secrets(expected)
     if not candidates or given is None:
         return False
-    matched = [hmac.compare_digest(candidate.encode(), given.encode()) for candidate in candidates]
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text (an attacker's header).
+    given_bytes = given.encode("utf-8", "surrogateescape")
+    matched = [hmac.compare_digest(candidate.encode(), given_bytes) for candidate in candidates]
     return any(matched)
 
 

@@ -44,6 +44,10 @@ def decode_form(raw: bytes) -> Any:
     return raw.decode("utf-8")
 
 
+JSON_TYPES = ("application/json", "text/json")
+FORM_TYPES = ("application/x-www-form-urlencoded",)
+
+
 @dataclass(frozen=True)
 class ProviderEntry:
     """One provider: what `contato.yml` says (`channel`), what serves it (`adapter`), its label
@@ -53,6 +57,8 @@ class ProviderEntry:
     adapter: type[Adapter[Any]]  # build(channel, http, store, clock) -> a Provider
     label: str
     decode: Callable[[bytes], Any] = decode_json
+    # What its webhooks declare as Content-Type (a request declaring another is refused with 415).
+    content_types: tuple[str, ...] = JSON_TYPES
 
     @property
     def name(self) -> str:
@@ -69,7 +75,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
     ProviderEntry(ForticsChannel, ForticsProvider, "Fortics"),
     ProviderEntry(CloudApiChannel, CloudApiProvider, "Meta Cloud API"),
     ProviderEntry(GupshupChannel, GupshupProvider, "Gupshup"),
-    ProviderEntry(TwilioChannel, TwilioProvider, "Twilio", decode=decode_form),
+    ProviderEntry(TwilioChannel, TwilioProvider, "Twilio", decode=decode_form, content_types=FORM_TYPES),
     ProviderEntry(SandboxChannel, SandboxProvider, "Sandbox"),
 )
 
@@ -90,6 +96,12 @@ def label(bsp: str) -> str:
     """The provider's name as people know it ("Meta Cloud API"); an unknown one as written."""
     found = BY_NAME.get(bsp)
     return found.label if found is not None else bsp
+
+
+def content_types(bsp: str) -> tuple[str, ...]:
+    """The Content-Type values the provider's webhooks may declare."""
+    found = BY_NAME.get(bsp)
+    return found.content_types if found is not None else JSON_TYPES
 
 
 def decode_body(bsp: str, raw: bytes) -> Any:

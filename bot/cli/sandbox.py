@@ -39,7 +39,8 @@ def run(args: argparse.Namespace, config_path: str) -> int:
         now = rt.now()
         when = at_or_fail(args.at, now)
         payload = inbound_payload(config.number, e164.removeprefix("+"), args.text, when, ctwa=args.ctwa)
-        events = parse_body(rt, config.id, json.dumps(payload).encode())
+        # A simulated message is received when it is said to be sent (a future --at included).
+        events = parse_body(rt, config.id, json.dumps(payload).encode(), max(now, when))
         report = ingest_events(rt.store, config.id, events, now)
         claim_new_replies(rt, config.id, report.new_inbound, now)  # a running serve posts them
         shown_at = max(now, when.replace(microsecond=0))

@@ -7,12 +7,13 @@ import json
 
 from bot.cli.common import at_or_fail, channel_or_fail, open_runtime, phone_or_fail
 from bot.core.windows_report import SessionsReport, sessions_report
+from bot.rules.bsuid import is_bsuid
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("sessions", help="what the screen's cards show for a contact")
     parser.add_argument("channel")
-    parser.add_argument("contact", help="phone number in any format")
+    parser.add_argument("contact", help="phone number in any format, or a BSUID (BR.1234...)")
     parser.add_argument("--at", help="ISO 8601 time (default: now)")
     parser.add_argument("--json", action="store_true", dest="as_json")
 
@@ -20,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, config_path: str) -> int:
     with open_runtime(config_path) as rt:
         channel = channel_or_fail(rt, args.channel)
-        e164 = phone_or_fail(args.contact)
+        # A phone number in any format, or a username-only customer's BSUID ("BR.1234...").
+        e164 = args.contact.strip() if is_bsuid(args.contact) else phone_or_fail(args.contact)
         # Whole seconds when asked about "now": the contract's times read like its example.
         at = at_or_fail(args.at, rt.now().replace(microsecond=0))
         provider = rt.provider(channel.id)

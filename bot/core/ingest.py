@@ -155,7 +155,7 @@ def _inbound(
         log.warning("channel %s: inbound %s has no sender; skipped", channel_id, event.message_id)
         return
     contact = contacts.upsert(
-        wa_id=event.wa_id or None, user_id=event.user_id, name=event.profile_name, now=now
+        wa_id=event.wa_id or None, user_id=event.user_id, name=event.profile_name, now=now, at=event.at
     )
     touched.add(contact.id)
     referral = dict(event.referral) if event.referral is not None else None
@@ -313,7 +313,7 @@ def _status_contact(
         return None
     try:
         contact = contacts.upsert(
-            wa_id=event.recipient_wa_id or None, user_id=event.recipient_user_id, now=now
+            wa_id=event.recipient_wa_id or None, user_id=event.recipient_user_id, now=now, at=event.at
         )
     except ValueError:
         return None

@@ -20,6 +20,7 @@ from bot.config import ChannelConfig, TeamConfig
 from bot.core.sending import session_data_of
 from bot.core.windows_report import sessions_report
 from bot.rules import phones
+from bot.rules.bsuid import is_bsuid
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import Template
@@ -27,7 +28,6 @@ from bot.runtime import Runtime
 from bot.store import contacts
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def resolve_contact(rt: Runtime, inputs: ScreenInputs) -> ContactChoice:
     query = (inputs.contact_query or "").strip()
     if not query:
         return ContactChoice(None, None, None)
+    if is_bsuid(query):  # a username-only customer, by the id Meta gave us
+        return _known(rt, query)
     try:
         return _known(rt, phones.normalize_phone(query))
     except phones.InvalidPhone as exc:
@@ -78,7 +80,8 @@ def search_known(rt: Runtime, query: str, limit: int) -> list[tuple[str, str | N
     """(E.164, name) of the known contacts whose name or number matches `query` (the search box)."""
     with rt.store.session() as session:
         found = contacts.search_contacts(session, query, limit=limit)
-        return [(c.e164, c.name) for c in found if c.e164]
+        # A BSUID-only contact (no phone) is chosen by its BSUID.
+        return [(ident, c.name) for c in found if (ident := c.e164 or c.user_id)]
 
 
 def _label(name: str | None, e164: str) -> str:

@@ -20,11 +20,12 @@ from bot.blocks.text import format_time
 from bot.bsp.base import BspError, TemplateSend
 from bot.config import TeamConfig
 from bot.core.windows_report import SessionsReport, sessions_report
-from bot.rules import phones
+from bot.rules import phones, send_limits
+from bot.rules.bsuid import is_bsuid
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.session_data import SessionData
-from bot.rules.templates import Template, missing_variables, unknown_variables
+from bot.rules.templates import Template, is_authentication, missing_variables, unknown_variables
 from bot.store import contacts, outbound
 
 if TYPE_CHECKING:
@@ -112,16 +113,23 @@ def validate(
         problems.append(Problem("template", "choose_template"))
         return problems, report
     if req.template is not None:
+        if is_bsuid(req.contact_e164) and is_authentication(req.template):
+            # Meta: one-tap, zero-tap and copy-code authentication templates need a phone number.
+            problems.append(Problem("template", "authentication_to_bsuid"))
         if not req.template.approved:
             problems.append(Problem("template", "template_not_approved", {"status": req.template.status}))
         for variable in missing_variables(req.template, dict(req.values)):
             problems.append(Problem(variable.key, "variable_missing", {"name": variable.name}))
         for key in unknown_variables(req.template, dict(req.values)):
             problems.append(Problem("template", "variable_unknown", {"name": key}))
+        if not problems:  # limits only once every value is there and known
+            problems += _limit_problems(send_limits.template_problems(req.template, req.values))
         return problems, report
     text = (req.text or "").strip()
     if not text:
         problems.append(Problem("free_text", "free_text_empty"))
+    elif too_long := send_limits.free_text_problems(req.text or ""):
+        problems += _limit_problems(too_long)
     elif provider.session_data is not SessionData.NONE and not report.windows.customer_care.open:
         closed = report.windows.customer_care.expires_at
         problems.append(
@@ -132,6 +140,11 @@ def validate(
             )
         )
     return problems, report
+
+
+def _limit_problems(found: list[send_limits.LimitProblem]) -> list[Problem]:
+    """What Meta would refuse, as the screen's field errors."""
+    return [Problem(p.field, p.key, {"limit": str(p.limit)} if p.limit else {}) for p in found]
 
 
 async def send(rt: Runtime, req: SendRequest, *, report: SessionsReport | None, now: datetime) -> SendOutcome:

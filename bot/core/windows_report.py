@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.rules import phones
+from bot.rules.bsuid import bsuid_calling_code, is_bsuid
 from bot.rules.events import Category
 from bot.rules.pricing import Charge, RuleSet, all_charges, era_at
 from bot.rules.session_data import SessionData
@@ -119,17 +120,14 @@ def sessions_report(
     contact_e164 = _as_e164(contact_phone)
     with store.session() as session:
         contact = contacts.find_contact(session, phone=contact_e164)
-        events = (
-            load_events(session, channel.id, contact.id)
-            if contact is not None and supported
-            else []
-        )
+        events = load_events(session, channel.id, contact.id) if contact is not None and supported else []
         known, name = contact is not None, contact.name if contact is not None else None
     windows = compute_windows(events, at)
     try:
         code = phones.calling_code(contact_e164)
     except phones.InvalidPhone:
-        code = "other"
+        # A BSUID-only contact is priced by its country (the BSUID's prefix).
+        code = (bsuid_calling_code(contact_e164) if is_bsuid(contact_e164) else None) or "other"
     return SessionsReport(
         channel_id=channel.id,
         contact=contact_e164,
@@ -144,6 +142,8 @@ def sessions_report(
 
 
 def _as_e164(phone: str) -> str:
+    if is_bsuid(phone):
+        return phone.strip()
     try:
         return phones.normalize_phone(phone)
     except phones.InvalidPhone:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.rules import phones
+from bot.rules.bsuid import is_bsuid
 from bot.store.models import Contact
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def name_search_key(name: str | None) -> str | None:
     """A name as searched: lowercased, accents removed, spaces collapsed ("José  Ávila" -> "jose avila")."""
     if not name:
         return None
+    name = "".join(ch for ch in name if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
     decomposed = unicodedata.normalize("NFKD", name)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     folded = " ".join(plain.casefold().split())
@@ -89,7 +91,10 @@ def find_contact(
     user_id: str | None = None,
 ) -> Contact | None:
     """The contact known by any of: a phone number (either Brazilian form), a wa_id (either
-    form), or a business-scoped user id. The first one given that matches wins."""
+    form), or a business-scoped user id. The first one given that matches wins. A BSUID given as
+    `phone` (what the screen and `sessions` pass on) is looked up as the user id."""
+    if is_bsuid(phone):
+        user_id, phone = (phone or "").strip(), None
     for number in (phone, wa_id):
         if not number:
             continue
@@ -118,13 +123,18 @@ def upsert_contact(
     user_id: str | None = None,
     name: str | None = None,
     now: datetime,
+    at: datetime | None = None,
 ) -> Contact:
     """The contact for these identifiers, created if new, with missing fields filled in.
 
     Matches on phone_key (both Brazilian forms are one contact), wa_id (either form) or user id
-    (users with a username may come with `wa_id == ""`). A new non-empty wa_id replaces the old
-    one (WhatsApp's word on which form to send to); other fields are only filled when empty.
+    (users with a username may come with `wa_id == ""`). `at` is when the event saying so
+    happened: the newest event decides the name and the wa_id whatever order webhooks arrive
+    in (an older one only fills what is empty). Without `at` (a send's own response) a new
+    non-empty wa_id replaces the old one (WhatsApp's word on which form to send to).
     """
+    if is_bsuid(e164):  # a BSUID-only contact chosen on the screen: no phone number
+        user_id, e164 = (e164 or "").strip(), None
     wa_id = _clean_wa_id(wa_id)
     user_id = (user_id or "").strip() or None
     e164 = (e164 or "").strip() or None
@@ -146,6 +156,7 @@ def upsert_contact(
                 user_id=user_id,
                 name=name or None,
                 name_search=name_search_key(name),
+                identity_at=at,
                 created_at=now,
                 updated_at=now,
             )
@@ -154,7 +165,7 @@ def upsert_contact(
             return row
 
         contact = _in_savepoint(session, insert, find)
-    _fill(session, contact, key=key, e164=e164, wa_id=wa_id, user_id=user_id, name=name, now=now)
+    _fill(session, contact, key=key, e164=e164, wa_id=wa_id, user_id=user_id, name=name, now=now, at=at)
     return contact
 
 
@@ -179,14 +190,20 @@ class ContactBatch:
         self._by_key.clear()
 
     def upsert(
-        self, *, wa_id: str | None, user_id: str | None = None, name: str | None = None, now: datetime
+        self,
+        *,
+        wa_id: str | None,
+        user_id: str | None = None,
+        name: str | None = None,
+        now: datetime,
+        at: datetime | None = None,
     ) -> Contact:
-        """`upsert_contact(wa_id=..., user_id=..., name=...)`, answered from the batch when possible."""
+        """`upsert_contact(wa_id=, user_id=, name=, at=)`, answered from the batch when possible."""
         clean = _clean_wa_id(wa_id)
         key = _key_of(clean)
         contact = self._by_key.get(key) if key else None
         if contact is None:
-            contact = upsert_contact(self._session, wa_id=wa_id, user_id=user_id, name=name, now=now)
+            contact = upsert_contact(self._session, wa_id=wa_id, user_id=user_id, name=name, now=now, at=at)
         else:
             _fill(
                 self._session,
@@ -197,6 +214,7 @@ class ContactBatch:
                 user_id=(user_id or "").strip() or None,
                 name=name,
                 now=now,
+                at=at,
             )
         if contact.phone_key:
             self._by_key[contact.phone_key] = contact
@@ -217,18 +235,28 @@ def _fill(
     user_id: str | None,
     name: str | None,
     now: datetime,
+    at: datetime | None = None,
 ) -> None:
     changed = False
+    # Is this the newest word on who the contact is? (None: a send's response, not an event.)
+    newest = at is not None and (contact.identity_at is None or at >= contact.identity_at)
     if key and contact.phone_key is None and _free(session, Contact.phone_key, key, contact.id):
         contact.phone_key, changed = key, True
     if contact.e164 is None and (e164 or key):
         contact.e164, changed = e164 or key, True
-    if wa_id and contact.wa_id != wa_id:
+    if wa_id and contact.wa_id != wa_id and (at is None or newest or contact.wa_id is None):
         contact.wa_id, changed = wa_id, True
-    if user_id and contact.user_id is None and _free(session, Contact.user_id, user_id, contact.id):
+    if (
+        user_id
+        and contact.user_id != user_id
+        and (contact.user_id is None or newest)
+        and _free(session, Contact.user_id, user_id, contact.id)
+    ):
         contact.user_id, changed = user_id, True
-    if name and not contact.name:
+    if name and contact.name != name and (not contact.name or newest):
         contact.name, contact.name_search, changed = name, name_search_key(name), True
+    if newest and (wa_id or user_id or name) and contact.identity_at != at:
+        contact.identity_at, changed = at, True
     if changed:
         contact.updated_at = now
         session.flush()
@@ -282,9 +310,13 @@ def search_contacts(session: Session, query: str, limit: int = 20) -> list[Conta
     """Known contacts whose name (accent- and case-insensitive) or number contains `query`,
     ordered by name. Prefix matches are found through the indexes (name_search, phone_key);
     substring matches fill the rest."""
-    text = (query or "").strip()
+    # A NUL made PostgreSQL fail and SQLite match everyone; a lone surrogate cannot be encoded.
+    text = "".join(ch for ch in (query or "") if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF).strip()
     if not text or limit <= 0:
         return []
+    if is_bsuid(text):  # a username-only customer, by the id Meta gave us
+        query_id = text.strip()
+        return list(session.scalars(select(Contact).where(Contact.user_id == query_id).limit(limit)))
     digits = "".join(ch for ch in text if ch.isdigit())
     is_number = bool(digits) and all(ch.isdigit() or ch in _PHONE_PUNCTUATION for ch in text)
     needle = digits if is_number else name_search_key(text) or ""

@@ -77,10 +77,12 @@ class Store:
             database = parsed.database
             if database and database != ":memory:":
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False})
+            # hide_parameters: an error's message (and any traceback) never carries the row's
+            # values (phone numbers, names): logs get the statement and the error class only.
+            engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
             _configure_sqlite(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         return cls(engine)
 
     @property

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -28,14 +29,66 @@ def insert_delivery(session: Session, channel_id: str, raw: bytes, now: datetime
 
 
 def unprocessed_ids(session: Session) -> list[int]:
-    """Deliveries stored but not processed yet (a crash, a restart), oldest first."""
+    """Deliveries stored but not processed yet (a crash, a restart), oldest first; parked ones
+    (`failed_at`) wait for `webhook replay`, not for the next start."""
     return list(
         session.scalars(
             select(WebhookDelivery.id)
-            .where(WebhookDelivery.processed_at.is_(None))
+            .where(WebhookDelivery.processed_at.is_(None), WebhookDelivery.failed_at.is_(None))
             .order_by(WebhookDelivery.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A stored delivery to ingest."""
+
+    id: int
+    channel_id: str
+    body: bytes
+    received_at: datetime
+
+
+def pending_deliveries(session: Session, ids: Sequence[int], *, parked: bool = False) -> list[Pending]:
+    """Those of `ids` not processed yet, oldest first (parked ones too when `parked`: a replay)."""
+    query = select(
+        WebhookDelivery.id, WebhookDelivery.channel_id, WebhookDelivery.body, WebhookDelivery.received_at
+    ).where(WebhookDelivery.id.in_(list(ids)), WebhookDelivery.processed_at.is_(None))
+    if not parked:
+        query = query.where(WebhookDelivery.failed_at.is_(None))
+    rows = session.execute(query.order_by(WebhookDelivery.id)).all()
+    return [Pending(row.id, row.channel_id, row.body, row.received_at) for row in rows]
+
+
+def record_failure(
+    session: Session, delivery_id: int, error: str, now: datetime, *, max_attempts: int, backoff: timedelta
+) -> datetime | None:
+    """One more failed attempt: the next one is due after `backoff` doubled per attempt, or, at
+    `max_attempts`, the delivery is parked. Returns when to retry (None: parked)."""
+    row = session.get(WebhookDelivery, delivery_id)
+    if row is None:
+        return None
+    row.attempts = (row.attempts or 0) + 1
+    row.error = error[:2000]
+    if row.attempts >= max_attempts:
+        row.failed_at, row.next_attempt_at = now, None
+        return None
+    row.next_attempt_at = now + backoff * (2 ** (row.attempts - 1))
+    return row.next_attempt_at
+
+
+def delivery_ids(session: Session, *, failed: bool = False) -> list[int]:
+    """Every delivery id, or only the parked ones, oldest first."""
+    query = select(WebhookDelivery.id)
+    if failed:
+        query = query.where(WebhookDelivery.failed_at.is_not(None), WebhookDelivery.processed_at.is_(None))
+    return list(session.scalars(query.order_by(WebhookDelivery.id)))
+
+
+def delivery_state(session: Session, delivery_id: int) -> WebhookDelivery | None:
+    """The row (tests, `webhook replay --delivery`)."""
+    return session.get(WebhookDelivery, delivery_id)
 
 
 def unprocessed_bodies(session: Session, ids: Sequence[int]) -> list[tuple[int, str, bytes]]:
@@ -60,7 +113,7 @@ def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
     session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id.in_(list(ids)))
-        .values(processed_at=now, error=None)
+        .values(processed_at=now, error=None, failed_at=None, next_attempt_at=None)
     )
 
 
@@ -89,3 +142,16 @@ def unprocessed_deliveries(
         stmt = stmt.where(WebhookDelivery.error.is_not(None))
     rows = session.execute(stmt.order_by(WebhookDelivery.id).limit(limit)).all()
     return [(row.id, row.channel_id, row.received_at, row.error) for row in rows]
+
+
+def retry_times(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
+    """When each of `ids` still waiting for a retry (failed, not parked) is due."""
+    rows = session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at).where(
+            WebhookDelivery.id.in_(list(ids)),
+            WebhookDelivery.processed_at.is_(None),
+            WebhookDelivery.failed_at.is_(None),
+            WebhookDelivery.next_attempt_at.is_not(None),
+        )
+    ).all()
+    return {row.id: row.next_attempt_at for row in rows}

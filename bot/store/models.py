@@ -75,6 +75,9 @@ class Contact(Base):
     user_id: Mapped[str | None] = mapped_column(String(128), unique=True)  # business-scoped user id
     name: Mapped[str | None] = mapped_column(String(256))
     name_search: Mapped[str | None] = mapped_column(String(256), index=True)  # lowercased, unaccented
+    # When the event that last set name / wa_id / user_id happened: an older event arriving later
+    # does not overwrite them (webhooks come in any order).
+    identity_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -185,7 +188,12 @@ class WebhookDelivery(Base):
     received_at: Mapped[datetime]
     body: Mapped[bytes] = mapped_column(LargeBinary)
     processed_at: Mapped[datetime | None]
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # the error class, never SQL parameters
+    # Ingestion failures: retried with backoff until `attempts` reaches the limit, then parked
+    # (`failed_at` set): no longer picked up at start, listed for the operator, `webhook replay`able.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
 
 
 class TemplateCache(Base):

@@ -159,7 +159,10 @@ def slack_event(app: RunningApp, event: dict[str, Any], *, event_id: str, retry:
             "event": event,
         }
     ).encode()
-    headers = {"Content-Type": "application/json", **sign(body)}
+    # Slack signs each delivery when it sends it: a retry goes out later, with its own timestamp
+    # (an identical signature would be a replay, which the app refuses).
+    signed_at = int(time.time()) + (retry or 0)
+    headers = {"Content-Type": "application/json", **sign(body, signed_at)}
     if retry is not None:
         headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
     return app.http.post("/slack/events", content=body, headers=headers).status_code

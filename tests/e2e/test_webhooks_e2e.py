@@ -172,7 +172,8 @@ def test_refused_requests_touch_nothing(app: RunningApp) -> None:
     shape = post_360(app, json.dumps({"object": "whatsapp_business_account", "entry": "nope"}).encode())
     assert shape.status_code == 422
     assert "entry" in shape.json()["path"]
-    assert app.http.post("/webhooks/nosuch", content=body).status_code == 404
+    # Issue 13: an unknown channel id answers as a bad secret does (was 404: a channel-id oracle).
+    assert app.http.post("/webhooks/nosuch", content=body).status_code == 401
     with app.rt.store.session() as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
     assert snapshot(app) == before

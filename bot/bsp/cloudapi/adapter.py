@@ -100,11 +100,13 @@ class CloudApiProvider(Adapter[CloudApiChannel], meta.MetaMessageSender):
         given = bsp_http.header(headers, SIGNATURE_HEADER) or ""
         if not given.startswith("sha256="):
             return False
-        signature = given.removeprefix("sha256=").strip().lower()
-        matched = [
-            hmac.compare_digest(hmac.new(key.encode(), raw_body, hashlib.sha256).hexdigest(), signature)
+        # Bytes, not str: compare_digest raises TypeError on non-ASCII text (an attacker's header).
+        given_digest = given.removeprefix("sha256=").strip().lower().encode("utf-8", "surrogateescape")
+        expected = [
+            hmac.new(key.encode(), raw_body, hashlib.sha256).hexdigest().encode()
             for key in bsp_http.rotating_secrets(secret)
         ]
+        matched = [hmac.compare_digest(digest, given_digest) for digest in expected]
         return any(matched)
 
     def verify_handshake(self, params: Mapping[str, str]) -> str | None:

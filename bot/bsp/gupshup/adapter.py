@@ -1,4 +1,4 @@
-"""Gupshup (partner API): templates and sends; webhooks parsed but window data NONE.
+"""Gupshup (partner API): templates, sends, and webhooks that feed the windows (session data FULL).
 
 Templates: `GET https://partner.gupshup.io/partner/app/{app_id}/templates` with
 `Authorization: <app token>` -> `{status, templates: [{id, elementName, languageCode, category,
@@ -7,9 +7,9 @@ status, templateType, data, containerMeta}]}` (`containerMeta` is a JSON string 
 Sends: the partner "v3" message API, `POST /partner/app/{app_id}/v3/message` with Meta's Cloud
 API body and the same token; it answers Meta's send response.
 Webhooks: v3 is Meta's envelope plus `gs_app_id` (parsed by `meta.parse_envelope`); Gupshup's own
-v2 envelope (`{app, timestamp, version, type, payload}`) is accepted and ignored. Gupshup does not
-sign webhooks: a secret custom header `X-Webhook-Secret` protects them. The product shows this
-channel as "templates only" (session data NONE), whatever the webhooks carry.
+v2 envelope (`{app, timestamp, version, type, payload}`): `message` and `message-event` feed the
+same windows (see `parse_v2`). Gupshup does not sign webhooks: a secret custom header
+`X-Webhook-Secret` protects them.
 """
 
 from __future__ import annotations
@@ -22,9 +22,19 @@ from typing import Any
 from bot.bsp import http as bsp_http
 from bot.bsp import meta
 from bot.bsp.adapter import Adapter
-from bot.bsp.base import BspError, SessionData, WebhookEvent, WebhookShapeError
+from bot.bsp.base import (
+    BspError,
+    InboundMessage,
+    ProviderError,
+    SessionData,
+    StatusUpdate,
+    WebhookEvent,
+    WebhookShapeError,
+)
 from bot.bsp.gupshup.channel import GupshupChannel
+from bot.bsp.meta.shape import _dict, _opt_str, _str, parse_timestamp
 from bot.rules.templates import Template, TemplateButton, normalise_category
+from bot.rules.windows import normalise_origin
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +107,8 @@ def parse_gupshup_template(item: Any) -> Template:
 class GupshupProvider(Adapter[GupshupChannel], meta.MetaMessageSender):
     """One Gupshup app (one number)."""
 
-    session_data = SessionData.NONE
+    # v3 is Meta's envelope (conversation, pricing, referral); v2 carries messages and conversations.
+    session_data = SessionData.FULL
     base_url_default = PARTNER_URL
     parse_error = staticmethod(parse_error)
 
@@ -136,11 +147,96 @@ class GupshupProvider(Adapter[GupshupChannel], meta.MetaMessageSender):
 
 
 def parse_gupshup_webhook(payload: Any) -> list[WebhookEvent]:
-    """v3 (Meta's envelope + `gs_app_id`) -> events; v2 (`{app, version, type, payload}`) -> []."""
+    """v3 (Meta's envelope + `gs_app_id`) or v2 (`{app, timestamp, version, type, payload}`) -> events."""
     if not isinstance(payload, Mapping):
         raise WebhookShapeError("payload", "expected an object")
     if "entry" in payload:
         return meta.parse_envelope(payload)
     if "type" in payload and "payload" in payload:
-        return []  # v2: Gupshup's own envelope, not used by this product
+        return parse_v2(payload)
     raise WebhookShapeError("entry", "missing: neither Gupshup v3 (Meta envelope) nor v2")
+
+
+# v2 message-event types -> our statuses (enqueued is Gupshup's own step: no event).
+_V2_STATUSES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "failed": "failed",
+    "deleted": "deleted",
+}
+# v2 conversation types of the conversation-based pricing era: FEP (free entry point, an ad),
+# UIC (user-initiated: service), BIC (business-initiated: the category is not said).
+_V2_ORIGINS = {"fep": "referral_conversion", "uic": "service"}
+
+
+def parse_v2(root: Mapping[str, Any]) -> list[WebhookEvent]:
+    """Gupshup's own envelope: `message` (a customer wrote; `timestamp` in milliseconds) opens the
+    customer service window, `message-event` is a status (`payload.payload.ts` in seconds) whose
+    `conversation` (`id`, `expiresAt` taken as given, `type`) feeds the same windows as Meta's.
+    Other types (billing-event, user-event...) say nothing about windows."""
+    kind = root.get("type")
+    if kind not in ("message", "message-event"):
+        return []
+    inner = _dict(root.get("payload"), "payload")
+    if kind == "message":
+        sender = bsp_http.mapping(inner.get("sender"))
+        wa_id = _opt_str(sender.get("phone")) or _opt_str(inner.get("source")) or ""
+        if not wa_id and not (_opt_str(sender.get("userId")) or _opt_str(inner.get("userId"))):
+            raise WebhookShapeError("payload.source", "missing: no sender (phone or userId)")
+        content = bsp_http.mapping(inner.get("payload"))
+        referral = inner.get("referral") or content.get("referral")
+        return [
+            InboundMessage(
+                message_id=_str(inner.get("id"), "payload.id"),
+                wa_id=wa_id.removeprefix("+"),
+                at=parse_timestamp(root.get("timestamp"), "timestamp"),
+                user_id=_opt_str(sender.get("userId")) or _opt_str(inner.get("userId")),
+                type=_opt_str(inner.get("type")) or "unknown",
+                profile_name=_opt_str(sender.get("name")),
+                text=_opt_str(content.get("text")) or _opt_str(content.get("caption")),
+                referral=dict(referral) if isinstance(referral, Mapping) else None,
+                source="payload",
+            )
+        ]
+    status = _V2_STATUSES.get(str(inner.get("type") or "").lower())
+    if status is None:
+        return []
+    details = bsp_http.mapping(inner.get("payload"))
+    at = (
+        parse_timestamp(details["ts"], "payload.payload.ts")
+        if details.get("ts") is not None
+        else parse_timestamp(root.get("timestamp"), "timestamp")
+    )
+    conversation_id = origin = expires_at = None
+    conversation = inner.get("conversation")
+    if isinstance(conversation, Mapping) and conversation.get("expiresAt") is not None:
+        conversation_id = _opt_str(conversation.get("id"))
+        expires_at = parse_timestamp(conversation["expiresAt"], "payload.conversation.expiresAt")
+        raw_type = (_opt_str(conversation.get("type")) or "").lower()
+        origin = _V2_ORIGINS.get(raw_type) or normalise_origin(raw_type)
+    pricing = bsp_http.mapping(inner.get("pricing"))
+    errors: tuple[ProviderError, ...] = ()
+    if status == "failed":
+        errors = (
+            ProviderError(
+                code=_opt_str(details.get("code")) or "unknown",
+                detail=_opt_str(details.get("reason")) or "",
+            ),
+        )
+    return [
+        StatusUpdate(
+            message_id=_str(inner.get("id"), "payload.id"),
+            status=status,
+            at=at,
+            recipient_wa_id=(_opt_str(inner.get("destination")) or "").removeprefix("+"),
+            recipient_user_id=_opt_str(inner.get("userId")),
+            conversation_id=conversation_id,
+            conversation_origin=origin,
+            conversation_expires_at=expires_at if conversation_id else None,
+            pricing_model=(_opt_str(pricing.get("policy")) or "").upper() or None,
+            pricing_category=(_opt_str(pricing.get("category")) or "").lower() or None,
+            errors=errors,
+            source="payload",
+        )
+    ]

@@ -10,12 +10,16 @@ import httpx
 from bot.bsp import http as bsp_http
 from bot.bsp.base import BspError, SendResult, TemplateSend
 from bot.bsp.meta.shape import _opt_str
+from bot.rules.bsuid import is_bsuid
 from bot.rules.templates import code_button_index, is_authentication, template_variables
 
 
-def _recipient(to: str) -> str:
-    # Meta accepts "+5511..." but documents digits only; wa_ids are digits already.
-    return to.strip().removeprefix("+")
+def _recipient(to: str) -> dict[str, str]:
+    # A phone number goes in `to` (Meta accepts "+5511..." but documents digits only; wa_ids are
+    # digits already); a business-scoped user id in `recipient`, as Meta documents for BSUIDs.
+    if is_bsuid(to):
+        return {"recipient": to.strip()}
+    return {"to": to.strip().removeprefix("+")}
 
 
 def _text_param(name: str, value: str, named: bool) -> dict[str, str]:
@@ -91,7 +95,7 @@ def build_template_body(to: str, send: TemplateSend) -> dict[str, Any]:
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": _recipient(to),
+        **_recipient(to),
         "type": "template",
         "template": body,
     }
@@ -102,7 +106,7 @@ def build_text_body(to: str, text: str) -> dict[str, Any]:
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": _recipient(to),
+        **_recipient(to),
         "type": "text",
         "text": {"body": text},
     }

@@ -119,7 +119,7 @@ def _parse_message(
             new = _opt_str(system.get("wa_id")) or _opt_str(system.get("new_wa_id"))
             if not new:
                 raise WebhookShapeError(f"{path}.system.wa_id", "missing: the new number")
-            return NumberChanged(old_wa_id=wa_id, new_wa_id=new, at=at, message_id=message_id)
+            return NumberChanged(old_wa_id=wa_id, new_wa_id=new, at=at, message_id=message_id, source=path)
         return None  # other system notices (identity changes...) say nothing about windows
 
     if not wa_id and not user_id:
@@ -133,11 +133,15 @@ def _parse_message(
         at=at,
         type=kind,
         user_id=user_id,
-        profile_name=_opt_str(profile.get("name")) if isinstance(profile, Mapping) else None,
+        # A username-only customer may have no name: the username is what the agent knows them by.
+        profile_name=(_opt_str(profile.get("name")) or _opt_str(profile.get("username")))
+        if isinstance(profile, Mapping)
+        else None,
         text=_message_text(message, kind),
         referral=dict(referral) if isinstance(referral, Mapping) else None,
         context_id=_opt_str(context.get("id")) if isinstance(context, Mapping) else None,
         filename=_filename(message, kind),
+        source=path,
     )
 
 
@@ -179,6 +183,7 @@ def _parse_status(status: Mapping[str, Any], path: str) -> StatusUpdate:
         pricing_model=pricing_model,
         pricing_category=pricing_category,
         errors=_errors(status.get("errors"), f"{path}.errors"),
+        source=path,
     )
 
 

@@ -1,4 +1,4 @@
-"""Twilio (WhatsApp through the Content API and the Messages API); window data NONE.
+"""Twilio (WhatsApp through the Content API and the Messages API); window data DERIVED.
 
 Templates: `GET https://content.twilio.com/v1/ContentAndApprovals` (basic auth account SID :
 auth token), paging on `meta.next_page_url`. Each item is a Content (`HX...` SID) whose
@@ -8,8 +8,9 @@ Sends: `POST https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json`, fo
 `ContentVariables` (JSON `{"1": ...}`) or `Body` for free text.
 Webhooks: form-encoded status callbacks signed with `X-Twilio-Signature` = base64(HMAC-SHA1(auth
 token, URL + every POST parameter name and value sorted by name)); a secret header
-`X-Webhook-Secret` is also accepted. Callbacks carry no event time, so the adapter's clock
-(receipt time) is used.
+`X-Webhook-Secret` is also accepted. Inbound messages (`SmsStatus=received`) open the customer
+service window. Neither carries an event time: events are timed at the delivery's receipt
+(`at_receipt`), the stored receipt time when a body is parsed again.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bot.bsp import http as bsp_http
 from bot.bsp.adapter import Adapter
 from bot.bsp.base import (
     BspError,
+    InboundMessage,
     ProviderError,
     SendResult,
     SessionData,
@@ -140,10 +142,19 @@ def content_variables(send: TemplateSend) -> dict[str, str]:
 class TwilioProvider(Adapter[TwilioChannel]):
     """One WhatsApp sender on a Twilio account."""
 
-    session_data = SessionData.NONE
+    # Inbound messages (timed at receipt) give the customer service window; no conversations.
+    session_data = SessionData.DERIVED
     parse_error = staticmethod(parse_error)
-    content_url = CONTENT_URL
-    api_url = API_URL
+
+    @property
+    def content_url(self) -> str:
+        """Content API list; under the channel's `base_url` (a proxy, a test double) when set."""
+        return f"{self.base_url}/v1/ContentAndApprovals" if self.channel.base_url else CONTENT_URL
+
+    @property
+    def api_url(self) -> str:
+        """Messages API root; under the channel's `base_url` when set (it was ignored before)."""
+        return f"{self.base_url}/2010-04-01" if self.channel.base_url else API_URL
 
     def _sid(self) -> str:
         if not self.channel.account_sid:
@@ -235,7 +246,11 @@ class TwilioProvider(Adapter[TwilioChannel]):
         # The URL Twilio signed is the one configured there; behind a proxy the scheme is
         # usually https, so both schemes are tried (each compared in constant time).
         return any(
-            hmac.compare_digest(twilio_signature(token, f"{scheme}://{host}{path}", params), signature)
+            # Bytes, not str: compare_digest raises TypeError on non-ASCII text (an attacker's header).
+            hmac.compare_digest(
+                twilio_signature(token, f"{scheme}://{host}{path}", params).encode(),
+                signature.encode("utf-8", "surrogateescape"),
+            )
             for scheme in ("https", "http")
         )
 
@@ -250,9 +265,9 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> st
 
 
 def parse_status_callback(payload: Any, received_at: datetime) -> list[WebhookEvent]:
-    """A status callback (form fields as a dict, or the raw urlencoded body) -> StatusUpdate.
-
-    Inbound messages and intermediate states (queued, accepted, sending) give no event.
+    """A status callback or an inbound message (form fields as a dict, or the raw urlencoded
+    body) -> StatusUpdate / InboundMessage, both timed at receipt (`at_receipt`: Twilio sends no
+    event time). Intermediate states (queued, accepted, sending) give no event.
     """
     if isinstance(payload, bytes | str):
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
@@ -262,6 +277,8 @@ def parse_status_callback(payload: Any, received_at: datetime) -> list[WebhookEv
     raw_status = payload.get("MessageStatus") or payload.get("SmsStatus")
     if raw_status is None:
         return []
+    if str(raw_status).lower() == "received":
+        return _inbound(payload, received_at)
     status = _STATUSES.get(str(raw_status).lower())
     if status is None:
         return []
@@ -276,7 +293,40 @@ def parse_status_callback(payload: Any, received_at: datetime) -> list[WebhookEv
     recipient = str(payload.get("To") or "").removeprefix("whatsapp:").removeprefix("+")
     return [
         StatusUpdate(
-            message_id=str(sid), status=status, at=received_at, recipient_wa_id=recipient, errors=errors
+            message_id=str(sid),
+            status=status,
+            at=received_at,
+            recipient_wa_id=recipient,
+            errors=errors,
+            at_receipt=True,
+        )
+    ]
+
+
+def _inbound(payload: Mapping[str, Any], received_at: datetime) -> list[WebhookEvent]:
+    """A customer's WhatsApp message (`SmsStatus=received`): `WaId` (or `From`), `ProfileName`,
+    `Body`, and `Referral*` fields when it came from a Click-to-WhatsApp ad."""
+    sid = payload.get("MessageSid") or payload.get("SmsMessageSid") or payload.get("SmsSid")
+    if not sid:
+        raise WebhookShapeError("MessageSid", "missing")
+    wa_id = str(payload.get("WaId") or "").strip() or (
+        str(payload.get("From") or "").removeprefix("whatsapp:").strip().removeprefix("+")
+    )
+    if not wa_id:
+        raise WebhookShapeError("From", "missing: no sender")
+    referral = {key: str(value) for key, value in payload.items() if str(key).startswith("Referral")}
+    media = str(payload.get("NumMedia") or "0")
+    return [
+        InboundMessage(
+            message_id=str(sid),
+            wa_id=wa_id,
+            at=received_at,
+            type="text" if payload.get("Body") or media in ("", "0") else "media",
+            profile_name=str(payload.get("ProfileName") or "") or None,
+            text=str(payload.get("Body") or "") or None,
+            referral=referral or None,
+            context_id=str(payload.get("OriginalRepliedMessageSid") or "") or None,
+            at_receipt=True,
         )
     ]
 

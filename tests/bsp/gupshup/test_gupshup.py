@@ -73,7 +73,8 @@ def provider(http: httpx.AsyncClient, env: dict[str, str] | None = None) -> gups
 
 def test_build() -> None:
     built = gupshup.GupshupProvider.build(make_channel(GupshupChannel, ENV), httpx.AsyncClient(), None, clock)
-    assert built.session_data is SessionData.NONE
+    # Issue 13: was NONE ("templates only"); v3 is Meta's envelope and v2 now feeds the windows.
+    assert built.session_data is SessionData.FULL
 
 
 @respx.mock
@@ -163,6 +164,14 @@ def test_webhooks(http: httpx.AsyncClient) -> None:
             "payload": {"ts": 1},
         },
     }
-    assert p.parse_webhook(v2) == []
+    # Issue 13: v2 events were accepted and ignored (== []); now a status like Meta's.
+    (status,) = p.parse_webhook(v2)
+    assert isinstance(status, StatusUpdate)
+    assert (status.message_id, status.status, status.recipient_wa_id) == (
+        "ee4a68a0",
+        "delivered",
+        "5511988887777",
+    )
+    assert p.parse_webhook({**v2, "type": "billing-event"}) == []
     with pytest.raises(WebhookShapeError):
         p.parse_webhook({"hello": "world"})

@@ -65,7 +65,8 @@ def basic(user: str, password: str) -> str:
 
 def test_build() -> None:
     built = twilio.TwilioProvider.build(make_channel(TwilioChannel, ENV), httpx.AsyncClient(), None, clock)
-    assert built.session_data is SessionData.NONE and built.clock is clock
+    # Issue 13: was NONE; inbound messages (timed at receipt) now give the customer service window.
+    assert built.session_data is SessionData.DERIVED and built.clock is clock
 
 
 @respx.mock
@@ -214,3 +215,19 @@ def test_status_callback_parsing(http: httpx.AsyncClient) -> None:
     assert isinstance(event, StatusUpdate) and event.status == "read" and event.errors == ()
     assert p.parse_webhook({**CALLBACK, "MessageStatus": "queued"}) == []
     assert p.parse_webhook({"MessageSid": "SM9", "Body": "inbound"}) == []
+
+
+@respx.mock
+async def test_base_url_is_honoured_for_sends_and_templates(http: httpx.AsyncClient) -> None:
+    """Issue 13: Twilio's adapter ignored the channel's `base_url` (a proxy, a regional edge)."""
+    base = "https://twilio-proxy.example.com/"
+    sent = respx.post(f"https://twilio-proxy.example.com/2010-04-01/Accounts/{SID}/Messages.json").mock(
+        return_value=httpx.Response(201, json={"sid": "SM9", "status": "queued"})
+    )
+    listed = respx.get("https://twilio-proxy.example.com/v1/ContentAndApprovals").mock(
+        return_value=httpx.Response(200, json={"contents": [], "meta": {"next_page_url": None}})
+    )
+    adapter = provider(http, base_url=base)
+    assert (await adapter.send_text("+5511988887777", "oi")).message_id == "SM9"
+    assert await adapter.list_templates() == []
+    assert sent.called and listed.called

@@ -2,7 +2,7 @@
 the agent's confirmation) and `thread_replies` (agent messages in that thread, claimed once).
 
 Revision ID: 0003_conversation
-Revises: 0001
+Revises: 0002_operations
 Create Date: 2026-12-01
 """
 

@@ -91,7 +91,7 @@ def test_two_serve_processes_post_each_customer_message_once(tmp_path: Path, pg_
         subprocess.Popen(
             [*command, "--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
-            cwd=Path(__file__).parents[1],
+            cwd=Path(__file__).parents[2],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

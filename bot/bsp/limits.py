@@ -1,0 +1,231 @@
+"""Accept only what can be stored: every parsed event checked against the columns it goes into,
+before the webhook answers 200.
+
+The decision (README, webhook section): a body whose *shape* is wrong is refused whole (422, as
+before); an event whose *values* the store cannot keep is dropped alone and named in the 200's
+`dropped` list, so its valid siblings are still stored and applied. Which values:
+
+- identifiers (message ids, wa_ids, BSUIDs, statuses, conversation ids) with a NUL, another
+  control character or a lone surrogate, or longer than their column: the event is dropped (an id
+  that is not what WhatsApp sent cannot be matched to anything anyway);
+- free text (profile name, error titles and details, referral fields, message text): NULs and
+  lone surrogates removed and cut to the column, never a reason to drop;
+- an event whose body has no time (Twilio) is timed at the receipt time;
+- times before 2010 (no WhatsApp Business API then): dropped; times more than `FUTURE_SKEW` ahead of
+  the receipt time: clamped to the receipt time (a customer's clock, or a forged body, must not
+  stretch a window past what `sessions` shows); a conversation expiry more than `MAX_EXPIRY_AHEAD`
+  ahead: the conversation is left out of the status (the status itself is kept).
+
+Pure: the receipt time is passed in. The same screen runs at the endpoint and when a stored body is
+parsed again (after a restart, `webhook replay`), with the delivery's own receipt time, so both give
+the same events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.bsp.base import (
+    InboundMessage,
+    NumberChanged,
+    ProviderError,
+    StatusUpdate,
+    WebhookEvent,
+)
+
+log = logging.getLogger(__name__)
+
+# Column widths (bot/store/models.py; tests/bsp/test_limits.py checks they agree).
+MESSAGE_ID_MAX = 255  # customer_events.ref, status_events.message_id, outbound bsp_message_id
+STATUS_MAX = 16  # status_events.status
+WA_ID_MAX = 32  # contacts.wa_id
+USER_ID_MAX = 128  # contacts.user_id
+NAME_MAX = 256  # contacts.name
+ERROR_CODE_MAX = 64  # outbound_messages.error_code
+TEXT_MAX = 65_536  # free text kept in JSON / Text columns: generous, but bounded
+
+EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)
+FUTURE_SKEW = timedelta(minutes=5)
+MAX_EXPIRY_AHEAD = timedelta(days=7)  # Meta's conversations last 24 h (72 h from an ad)
+
+# Field names as Meta's JSON spells them, for the path in `dropped` (other providers: the attribute).
+_META_NAMES = {
+    "message_id": "id",
+    "wa_id": "from",
+    "user_id": "from_user_id",
+    "at": "timestamp",
+    "status": "status",
+    "recipient_wa_id": "recipient_id",
+    "recipient_user_id": "recipient_user_id",
+    "conversation_id": "conversation.id",
+    "old_wa_id": "from",
+    "new_wa_id": "system.wa_id",
+}
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """An event left out: where it was read and why (no value: it may hold personal data)."""
+
+    path: str
+    problem: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON for the 200's `dropped` list."""
+        return {"path": self.path, "problem": self.problem}
+
+
+@dataclass
+class Screened:
+    """The events to store and apply, what was dropped, and how many times were clamped."""
+
+    events: list[WebhookEvent] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+    clamped: int = 0
+
+
+class _Unstorable(Exception):
+    def __init__(self, attribute: str, problem: str) -> None:
+        super().__init__(problem)
+        self.attribute = attribute
+        self.problem = problem
+
+
+def screen_events(events: list[WebhookEvent], received_at: datetime) -> Screened:
+    """Check, clean and clamp one body's events (see the module docstring)."""
+    result = Screened()
+    for index, event in enumerate(events):
+        try:
+            checked, clamped = _screen(event, received_at)
+        except _Unstorable as exc:
+            source = getattr(event, "source", "")
+            name = _META_NAMES.get(exc.attribute, exc.attribute) if source else exc.attribute
+            path = f"{source}.{name}" if source else f"events[{index}].{exc.attribute}"
+            result.dropped.append(Dropped(path, exc.problem))
+            # A stable message (counted by whoever reads the logs); the value is never printed.
+            log.warning("webhook event dropped: %s: %s", path, exc.problem)
+            continue
+        result.events.append(checked)
+        result.clamped += clamped
+    if result.clamped:
+        log.warning("webhook event timestamps clamped to receipt time: %d", result.clamped)
+    return result
+
+
+def _screen(event: WebhookEvent, received_at: datetime) -> tuple[WebhookEvent, int]:
+    if isinstance(event, InboundMessage):
+        _ident(event, "message_id", MESSAGE_ID_MAX, required=True)
+        _ident(event, "wa_id", WA_ID_MAX)
+        _ident(event, "user_id", USER_ID_MAX)
+        _ident(event, "context_id", MESSAGE_ID_MAX, required=False, drop=False)
+        at, clamped = _time(event, "at", received_at)
+        return (
+            replace(
+                event,
+                at=at,
+                type=clean_text(event.type, STATUS_MAX) or "unknown",
+                profile_name=clean_text(event.profile_name, NAME_MAX),
+                text=clean_text(event.text, TEXT_MAX),
+                referral=_clean_json(event.referral) if event.referral is not None else None,
+                context_id=event.context_id if _storable(event.context_id, MESSAGE_ID_MAX) else None,
+            ),
+            clamped,
+        )
+    if isinstance(event, StatusUpdate):
+        _ident(event, "message_id", MESSAGE_ID_MAX, required=True)
+        _ident(event, "status", STATUS_MAX, required=True)
+        _ident(event, "recipient_wa_id", WA_ID_MAX)
+        _ident(event, "recipient_user_id", USER_ID_MAX)
+        _ident(event, "conversation_id", MESSAGE_ID_MAX)
+        at, clamped = _time(event, "at", received_at)
+        expires = event.conversation_expires_at
+        conversation_id = event.conversation_id
+        if expires is not None and not (EARLIEST <= expires <= received_at + MAX_EXPIRY_AHEAD):
+            expires = conversation_id = None
+            clamped += 1
+        return (
+            replace(
+                event,
+                at=at,
+                conversation_id=conversation_id,
+                conversation_expires_at=expires,
+                pricing_model=clean_text(event.pricing_model, ERROR_CODE_MAX),
+                pricing_category=clean_text(event.pricing_category, ERROR_CODE_MAX),
+                errors=tuple(_clean_error(error) for error in event.errors),
+            ),
+            clamped,
+        )
+    if isinstance(event, NumberChanged):
+        _ident(event, "message_id", MESSAGE_ID_MAX)
+        _ident(event, "old_wa_id", WA_ID_MAX)
+        _ident(event, "new_wa_id", WA_ID_MAX, required=True)
+        at, clamped = _time(event, "at", received_at)
+        return replace(event, at=at), clamped
+    return event, 0
+
+
+def _storable(value: str | None, limit: int) -> bool:
+    return value is None or (len(value) <= limit and not any(_bad_char(ch) for ch in value))
+
+
+def _bad_char(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF
+
+
+def _ident(event: Any, attribute: str, limit: int, *, required: bool = False, drop: bool = True) -> None:
+    value = getattr(event, attribute)
+    if value is None or value == "":
+        if required:
+            raise _Unstorable(attribute, "empty")
+        return
+    if not drop:
+        return
+    if not isinstance(value, str):
+        raise _Unstorable(attribute, "not a string")
+    if len(value) > limit:
+        raise _Unstorable(attribute, f"longer than {limit} characters")
+    if any(_bad_char(ch) for ch in value):
+        raise _Unstorable(attribute, "contains a control character or a lone surrogate")
+
+
+def _time(event: Any, attribute: str, received_at: datetime) -> tuple[datetime, int]:
+    if getattr(event, "at_receipt", False):
+        return received_at, 0
+    value: datetime = getattr(event, attribute)
+    if value < EARLIEST:
+        raise _Unstorable(attribute, "before 2010")
+    if value > received_at + FUTURE_SKEW:
+        return received_at, 1
+    return value, 0
+
+
+def clean_text(value: str | None, limit: int) -> str | None:
+    """Free text as the store can keep it: no NUL, no lone surrogate, at most `limit` characters."""
+    if value is None:
+        return None
+    cleaned = "".join(ch for ch in value if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
+    return cleaned[:limit] or None
+
+
+def _clean_error(error: ProviderError) -> ProviderError:
+    return ProviderError(
+        code=clean_text(error.code, ERROR_CODE_MAX) or "unknown",
+        title=clean_text(error.title, TEXT_MAX) or "",
+        detail=clean_text(error.detail, TEXT_MAX) or "",
+    )
+
+
+def _clean_json(value: Any) -> Any:
+    """A referral (JSON column) with every string, key included, cleaned."""
+    if isinstance(value, Mapping):
+        return {clean_text(str(k), TEXT_MAX) or "": _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, str):
+        return clean_text(value, TEXT_MAX) or ""
+    return value
