@@ -443,6 +443,9 @@ def test_dropped_and_clamped_events_are_counted_in_the_metrics(rt: Any) -> None:
     two_hours = int((NOW + timedelta(hours=2)).timestamp())
     body = envelope(message("wamid.OK", at=two_hours), message("wamid.BAD\u0000"))
     assert post(rt, body).json()["dropped"] == [
-        {"path": "entry[0].changes[0].value.messages[1].id", "problem": "contains a control character or a lone surrogate"}
+        {
+            "path": "entry[0].changes[0].value.messages[1].id",
+            "problem": "contains a control character or a lone surrogate",
+        }
     ]
     assert (counted("dropped") - dropped, counted("clamped") - clamped) == (1, 1)
