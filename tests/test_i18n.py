@@ -46,7 +46,7 @@ REQUIRED_PARAMS = {
     "template_not_approved": {"status"},
     "variable_missing": {"name"},
     "variable_unknown": {"name"},
-    "free_text_window_closed": {"closed_at"},
+    "free_text_window_closed": {"ago"},  # a field error is plain text: how long ago (issue 10)
     "send_failed": {"reason"},
 }
 

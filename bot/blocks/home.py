@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.alerts import AlertItem, item_block
-from bot.blocks.text import Texts, cut, escape_mrkdwn, mrkdwn, plain, single_line
+from bot.blocks.text import DEFAULT_TIMEZONE, Texts, cut, escape_mrkdwn, mrkdwn, plain, single_line
 
 VIEW_BLOCK_LIMIT = 100
 HOME_MAX_WINDOWS = 30
@@ -55,7 +55,7 @@ class HomeData:
     windows: list[AlertItem] = field(default_factory=list)
     sends: list[SendRow] = field(default_factory=list)
     spend: dict[str, list[SpendRow]] = field(default_factory=dict)  # team name -> rows
-    day: datetime | None = None  # start of "today" (UTC) the spend covers
+    day: datetime | None = None  # start of "today" in the team's time zone, which the spend covers
 
 
 def _header(text: str) -> dict[str, Any]:
@@ -104,9 +104,9 @@ def _spend_text(texts: Texts, team: str, rows: list[SpendRow]) -> str:
     return "\n".join(lines)
 
 
-def home_blocks(lang: str, data: HomeData, now: datetime) -> dict[str, Any]:
+def home_blocks(lang: str, data: HomeData, now: datetime, tz: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
     """The `home` view: never more than 100 blocks, every text within Slack's limits."""
-    texts = Texts(lang)
+    texts = Texts(lang, tz)
     blocks: list[dict[str, Any]] = [_header(texts.t("home.title"))]
     if not data.teams:
         blocks.append({"type": "section", "text": mrkdwn(texts.t("home.no_team"))})

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.text import Texts, charge_text, cut, escape_mrkdwn, mrkdwn, single_line
+from bot.blocks.text import DEFAULT_TIMEZONE, Texts, charge_text, cut, escape_mrkdwn, mrkdwn, single_line
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
@@ -69,10 +69,12 @@ def status_line(tx: Texts, status: str, error: str | None) -> str:
     return tx.md("messages.status.other", status=status)
 
 
-def confirmation(lang: str, info: Confirmation) -> tuple[str, list[dict[str, Any]]]:
+def confirmation(
+    lang: str, info: Confirmation, tz: str = DEFAULT_TIMEZONE
+) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and blocks of the confirmation: what, to whom, which channel, estimated
     cost, and a status line."""
-    tx = Texts(lang)
+    tx = Texts(lang, tz)
     category = tx.t(f"screen.category.{Category(info.category).value}")
     cost = charge_text(tx, info.charge, _calling_code(info)) if info.charge is not None else None
     if info.kind == "template" and info.template_name:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
 from bot.bsp.channel import ChannelConfig, plain, skip_cross_checks
 from bot.bsp.registry import AnyChannel
@@ -24,6 +24,19 @@ class TemplatesConfig(ConfigModel):
 
 class PricingConfig(ConfigModel):
     rules_file: Text | None = None
+    # Show prices converted to this currency ("BRL"), always labelled as an estimate.
+    display_currency: Text | None = None
+    exchange_rate: float | None = Field(default=None, gt=0)  # 1 unit of the card's currency in it
+
+
+def _valid_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (an IANA name like America/Sao_Paulo)") from exc
+    return value
 
 
 class TeamConfig(ConfigModel):
@@ -55,6 +68,9 @@ class AppConfig(ConfigModel):
     """The whole contato.yml."""
 
     language: Literal["pt-BR", "en"] = "pt-BR"
+    # The team's zone: where "today" starts for App Home's spend, and the fallback text of times
+    # (Slack itself shows every time in each reader's own zone).
+    timezone: Annotated[str, AfterValidator(_valid_zone)] = "America/Sao_Paulo"
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)

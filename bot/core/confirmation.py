@@ -70,7 +70,7 @@ def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[
             error=error_sentence(rt, row.error_code, row.error_detail),
             at=row.created_at,
         )
-    return confirmation(rt.config.language, info)
+    return confirmation(rt.config.language, info, rt.config.timezone)
 
 
 async def post_confirmation(rt: Runtime, client: AsyncWebClient, outbound_id: int, user_id: str) -> None:

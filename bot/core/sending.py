@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.blocks.text import format_time
+from bot.blocks.text import format_remaining
 from bot.bsp.base import BspError, TemplateSend
 from bot.config import TeamConfig
 from bot.core.windows_report import SessionsReport, sessions_report
@@ -127,7 +127,12 @@ def validate(
             Problem(
                 "free_text",
                 "free_text_window_closed" if closed else "free_text_no_window",
-                {"closed_at": format_time(closed, rt.config.language) if closed else ""},
+                # A field error is plain text (no date token): how long ago, never a clock time.
+                {
+                    "ago": format_remaining((now - closed).total_seconds(), rt.config.language)
+                    if closed
+                    else ""
+                },
             )
         )
     return problems, report
