@@ -68,12 +68,12 @@ class AppConfig(ConfigModel):
     """The whole contato.yml."""
 
     language: Literal["pt-BR", "en"] = "pt-BR"
-    # The team's zone: where "today" starts for App Home's spend, and the fallback text of times
-    # (Slack itself shows every time in each reader's own zone).
-    timezone: Annotated[str, AfterValidator(_valid_zone)] = "America/Sao_Paulo"
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
+    # The team's zone: where "today" starts for App Home's spend, and the fallback text of times
+    # (Slack itself shows every time in each reader's own zone).
+    timezone: Annotated[str, AfterValidator(_valid_zone)] = "America/Sao_Paulo"
     teams: list[TeamConfig]
     channels: list[AnyChannel]
 
