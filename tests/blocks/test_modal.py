@@ -214,7 +214,10 @@ def test_templates_only_bsp_says_so_and_the_rest_works() -> None:
     assert tx.t("screen.cards.no_session_data") in text
     assert "Customer Care" not in text and "Click to WhatsApp" not in text
     assert not any(b.get("fields") for b in view["blocks"])
-    assert block(view, modal.template_block_id(Category.UTILITY))["element"]["options"][0]["value"] == utility.key
+    assert (
+        block(view, modal.template_block_id(Category.UTILITY))["element"]["options"][0]["value"]
+        == utility.key
+    )
     assert "var:body.1" in block_ids(view) and "var:body.2" in block_ids(view)
     options = block(view, modal.BLOCK_CATEGORY)["element"]["options"]
     assert {o["description"]["text"] for o in options} == {"Custo desconhecido"}
