@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.text import DEFAULT_TIMEZONE, Texts, charge_text, cut, escape_mrkdwn, mrkdwn, single_line
+from bot.blocks.text import (
+    DEFAULT_TIMEZONE,
+    Display,
+    Texts,
+    charge_text,
+    cut,
+    escape_mrkdwn,
+    mrkdwn,
+    single_line,
+)
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
@@ -70,13 +79,16 @@ def status_line(tx: Texts, status: str, error: str | None) -> str:
 
 
 def confirmation(
-    lang: str, info: Confirmation, tz: str = DEFAULT_TIMEZONE
+    lang: str, info: Confirmation, tz: str = DEFAULT_TIMEZONE, display: Display = None
 ) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and blocks of the confirmation: what, to whom, which channel, estimated
     cost, and a status line."""
-    tx = Texts(lang, tz)
+    tx = Texts(lang, tz, display)
     category = tx.t(f"screen.category.{Category(info.category).value}")
     cost = charge_text(tx, info.charge, _calling_code(info)) if info.charge is not None else None
+    if info.status == "failed":
+        # Never delivered, so never billed: whatever the estimate was before.
+        cost = tx.t("messages.confirmation.no_cost_failed")
     if info.kind == "template" and info.template_name:
         title = tx.md(
             "messages.confirmation.title_template",

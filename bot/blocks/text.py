@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -72,6 +73,7 @@ def single_line(s: str) -> str:
 
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
+Display = tuple[str, float] | None  # (currency, rate): prices converted for reading, marked "≈"
 
 
 def _zone(tz: str | None) -> tzinfo:
@@ -139,7 +141,8 @@ def format_money(price: float, currency: str | None, lang: str, *, total: bool =
     catalog = Catalog(lang)
     code = (currency or "USD").upper()
     if total:
-        text = f"{price:.2f}"
+        # Half up, as an invoice rounds (f"{0.125:.2f}" would give 0.12).
+        text = str(Decimal(repr(price)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
     else:
         text = f"{price:.4f}".rstrip("0")
         whole, _, decimals = text.partition(".")

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 from bot.blocks.alerts import AlertItem
 from bot.blocks.home import HOME_MAX_SENDS, HomeData, SendRow, SpendRow, home_blocks
+from bot.blocks.text import display_phone
 from bot.core.alerts import due_items
+from bot.core.screen import display_of
 from bot.store import outbound
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ def _sends(rt: Runtime, user_id: str) -> list[SendRow]:
         channel = rt.config.channel(message.channel_id)
         sends.append(
             SendRow(
-                contact=contact.name or contact.e164 or contact.wa_id or "?",
+                contact=contact.name or display_phone(contact.e164 or contact.wa_id or "?"),
                 channel_name=channel.name if channel is not None else message.channel_id,
                 kind=message.kind,
                 template_name=message.template_name,
@@ -94,4 +96,4 @@ def home_view(
 ) -> dict[str, Any]:
     """The Slack `home` view for `user_id` (for views.publish)."""
     data = home_data(rt, user_id, usergroup_members, now)
-    return home_blocks(rt.config.language, data, now, rt.config.timezone)
+    return home_blocks(rt.config.language, data, now, rt.config.timezone, display_of(rt))

@@ -191,6 +191,14 @@ def price_source(rt: Runtime, e164: str, at: datetime, model: str | None) -> dic
     }
 
 
+def display_of(rt: Runtime) -> tuple[str, float] | None:
+    """`pricing.display_currency` + `exchange_rate`, when both are set: prices shown converted."""
+    pricing_config = rt.config.pricing
+    if pricing_config.display_currency and pricing_config.exchange_rate:
+        return pricing_config.display_currency.upper(), pricing_config.exchange_rate
+    return None
+
+
 def display_currency_name(code: str) -> str:
     return {"USD": "US$", "BRL": "R$"}.get(code.upper(), code.upper())
 

@@ -88,14 +88,15 @@ class TopBlocks(ScreenBase):
         if ctwa.pending_until is not None and ctwa.pending_until > state.at:
             # Our first reply to an ad lead opens the 72 h free entry point: that reply is free.
             until = ctwa.pending_until
-            icon = "⚠️" if self.urgent(until) else "🟡"
-            return tx.md("screen.summary.ctwa_pending", icon=icon, left=self.left(until), at=tx.time(until))
+            # Under the team's alert lead the time gets the ⚠️ (one warning sign, not two).
+            left = ("⚠️ " if self.urgent(until) else "") + self.left(until)
+            return tx.md("screen.summary.ctwa_pending", icon="🟡", left=left, at=tx.time(until))
         if care.open and care.expires_at is not None:
             if service is not None and service.charge == "paid" and service.price is not None:
                 cost = tx.md("screen.summary.text_paid", price=tx.price(service.price, service.currency))
             else:
                 cost = tx.md("screen.summary.free")
-            icon = "⚠️" if self.urgent(care.expires_at) else "🟢"
+            icon = "🟢"  # under the alert lead, `closes` carries the ⚠️
             return tx.md(
                 "screen.summary.text_open", icon=icon, closes=self.closes(care.expires_at), cost=cost
             )
