@@ -14,7 +14,7 @@ from slack_sdk.models.views import View
 from bot.core.alerts import RESUME_ACTION_ID
 from bot.core.home import home_view
 from bot.store.db import Store
-from tests.blocks.limits import assert_message_within_limits
+from tests.blocks.limits import assert_block_kit_schema, assert_message_within_limits
 from tests.test_alerts import CONFIG, NOW, add_contact, add_outbound, make_rt, set_window
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def assert_home_within_limits(view: dict[str, Any]) -> None:
     for start in range(0, len(blocks), 50):  # the per-block checks (a message allows 50 at a time)
         assert_message_within_limits(blocks[start : start + 50])
     View(**view).validate_json()
+    assert_block_kit_schema(view, "home_view")  # issue 10: the vendored community schema too
 
 
 def texts(view: dict[str, Any]) -> str:

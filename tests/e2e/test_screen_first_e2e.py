@@ -17,7 +17,11 @@ from bot.blocks import modal
 from bot.bsp.base import InboundMessage, StatusUpdate
 from bot.core.ingest import ingest_events
 from bot.rules.events import Category
-from tests.blocks.limits import assert_view_within_limits
+from tests.blocks.limits import (
+    assert_home_view_within_limits,
+    assert_message_within_limits,
+    assert_view_within_limits,
+)
 from tests.e2e.harness import Clock, RunningApp, running_app, select_action, selected, typed, write_config
 
 NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
@@ -242,3 +246,37 @@ def test_filling_a_variable_updates_the_preview(app: RunningApp) -> None:
     text = json.dumps(update.args["view"], ensure_ascii=False)
     assert "Olá Joana, seu pedido {{2}} foi enviado" in text
     assert_view_within_limits(update.args["view"])
+
+
+@pytest.mark.parametrize("lang", ["pt-BR", "en"])
+def test_every_view_and_message_passes_the_block_kit_schema(tmp_path: Path, db_url: str, lang: str) -> None:
+    config = CONFIG.replace("language: pt-BR", f"language: {lang}")
+    with running_app(write_config(tmp_path, config), db_url, Clock(NOW)) as app:
+        ingest_events(app.rt.store, "sandbox", [inbound(NOW - timedelta(hours=1), "wamid.1")], NOW)
+        app.command("+55 11 98888-7777")
+        app.slack.wait_for("views.update")
+        app.submit(
+            app.last_view(),
+            {
+                modal.BLOCK_CATEGORY: selected("service", modal.ACTION_CATEGORY),
+                modal.BLOCK_FREE_TEXT: typed("Olá!", modal.ACTION_FREE_TEXT),
+            },
+        )
+        app.slack.wait_for("chat.postMessage")
+        app.event(
+            {"type": "app_home_opened", "user": "UAGENT", "channel": "D1", "tab": "home", "event_ts": "1"}
+        )
+        app.slack.wait_for("views.publish")
+        checked = 0
+        for call in app.slack.calls:
+            if call.method in ("views.open", "views.update"):
+                assert_view_within_limits(call.args["view"])
+            elif call.method == "views.publish":
+                assert_home_view_within_limits(call.args["view"])
+            elif call.method in ("chat.postMessage", "chat.update"):
+                assert_message_within_limits(call.args["blocks"])
+            else:
+                continue
+            checked += 1
+        assert checked >= 4
+        assert not re.search(r"\bUTC\b", everything_sent_to_slack(app))
