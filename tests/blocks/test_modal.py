@@ -106,7 +106,7 @@ def test_customer_care_closed_refuses_free_text_with_since_when() -> None:
     closed = format_time(wrote + hours(24), "pt-BR")
     assert closed == "24/11 15:00"
     ago = f"há 1 h ({date_token(wrote + hours(24), closed)})"
-    assert f"Fechou {ago}" in text
+    assert f"janela de atendimento fechou {ago}" in text
     assert modal.BLOCK_FREE_TEXT not in block_ids(view)
     assert Texts("pt-BR").t("screen.free_text.closed", ago=ago) in text
     assert "25/11" not in text and "UTC" not in text
@@ -142,7 +142,9 @@ def test_ctwa_open_makes_every_category_free() -> None:
     assert format_time(reply + hours(72), "pt-BR") in text
     assert format_remaining(hours(63).total_seconds(), "pt-BR") in text
     options = block(view, modal.BLOCK_CATEGORY)["element"]["options"]
-    assert [o["description"]["text"] for o in options] == ["Grátis · janela de anúncio (CTWA) aberta"] * 4
+    # One name for the ad window everywhere (issue 10).
+    free = "Grátis · entrada gratuita de anúncio aberta"
+    assert [o["description"]["text"] for o in options] == [free] * 4
 
 
 def test_ctwa_ended() -> None:
@@ -153,7 +155,8 @@ def test_ctwa_ended() -> None:
     ]
     view = built(state(events=events))
     closed = ad + hours(73)
-    assert f"Fechou há 27 h ({date_token(closed, format_time(closed, 'pt-BR'))})" in all_text(view)
+    token = date_token(closed, format_time(closed, "pt-BR"))
+    assert f"entrada gratuita de anúncio fechou há 27 h ({token})" in all_text(view)
 
 
 def test_category_options_in_order_with_the_charge_now() -> None:
@@ -177,7 +180,8 @@ def test_category_cards_show_unavailable_free_text_when_the_window_is_closed() -
     view = built(state(events=[]))
     cards = next(b for b in view["blocks"] if len(b.get("fields") or []) == 4)
     service = cards["fields"][0]["text"]
-    assert service.startswith("*Serviço*") and "Indisponível · janela de atendimento fechada" in service
+    # Short on the card (issue 10: the first screenful); the window is named on the line above.
+    assert service.startswith("*Serviço*") and "Indisponível · janela fechada" in service
     # The era is no longer in the card title: a context line for the curious (issue 10).
     assert "text" not in cards and "por mensagem (PMP)" in all_text(view)
 
@@ -476,7 +480,8 @@ def test_english_screen_uses_english_times_and_prices() -> None:
     view = built(state(lang="en", events=[CustomerMessage("wamid.1", wrote)], category=Category.SERVICE))
     text = all_text(view)
     until = wrote + hours(24)
-    assert f"Open · closes in 21 h 15 min ({date_token(until, 'Nov 25, 13:15')}) · free text allowed" in text
+    closes = f"closes in 21 h 15 min ({date_token(until, 'Nov 25, 13:15')})"
+    assert f"service window open · {closes} · free text allowed" in text
     assert format_price(0.0625, "USD", "en") == "US$0.0625"
     assert "\\nUS$0.0625" in text and "Prices: Meta's rate card for +55, in US$, from 2026-01-01" in text
     assert view["title"]["text"] == "Contato Ativo" and view["submit"]["text"] == "Send"

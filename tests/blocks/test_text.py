@@ -127,7 +127,7 @@ def test_charge_text() -> None:
     )
     assert charge_text(tx, Charge("free", ""), "55") == "Grátis"  # a stored charge has no reason
     assert charge_text(Texts("en"), Charge("paid", "service_billable", 0.0068, "USD"), "55") == (
-        "US$0.0068 · free text billed as utility"  # the source is said once (issue 10)
+        "US$0.0068 (utility rate)"  # short enough for a card; the source is said once (issue 10)
     )
 
 

@@ -124,7 +124,7 @@ def test_the_first_block_is_the_answer_in_every_window_state(
     if name == "ad lead waiting":
         # Serviço says the reply is free, not a price beside "responda… 72 h grátis".
         cards = json.dumps(view["blocks"], ensure_ascii=False)
-        assert "Grátis · sua resposta ao lead de anúncio abre 72 h grátis" in cards
+        assert "Grátis · resposta ao lead de anúncio" in cards
     # One team, one channel: a line and "trocar", not two selects; the channel named once.
     assert modal.BLOCK_TEAM not in [b.get("block_id") for b in view["blocks"]]
     pickers = next(b for b in view["blocks"] if b.get("block_id") == modal.BLOCK_PICKERS)

@@ -30,8 +30,8 @@ class CardBlocks(ScreenBase):
         if state.windows is None:
             return []  # the summary line already asks for the contact
         windows = state.windows
+        # No divider: every line counts on a laptop's first screenful (tests/blocks/test_screenful.py).
         return [
-            divider(),
             self.windows_card(windows),
             self.category_cards(windows),
             *self.price_source(),
@@ -64,11 +64,11 @@ class CardBlocks(ScreenBase):
         return lines
 
     def windows_card(self, windows: Windows) -> dict[str, Any]:
-        """Customer Care and Click to WhatsApp side by side: two fields, one block."""
+        """Customer Care and Click to WhatsApp, one line each, in one block."""
         tx = self.tx
-        care = f"*{tx.md('screen.card.customer_care.title')}*\n{self.customer_care_line(windows)}"
-        ctwa = f"*{tx.md('screen.card.ctwa.title')}*\n" + "\n".join(self.ctwa_lines(windows))
-        return {"type": "section", "fields": [mrkdwn(care, 2000), mrkdwn(ctwa, 2000)]}
+        care = f"*{tx.md('screen.card.customer_care.title')}* · {self.customer_care_line(windows)}"
+        ctwa = f"*{tx.md('screen.card.ctwa.title')}* · " + " · ".join(self.ctwa_lines(windows))
+        return section(f"{care}\n{ctwa}")
 
     def category_cards(self, windows: Windows) -> dict[str, Any]:
         tx, state = self.tx, self.state
@@ -98,6 +98,11 @@ class CardBlocks(ScreenBase):
         if category is Category.SERVICE and pending:
             # Our reply to the waiting ad lead opens the free entry point: it costs nothing.
             return tx.md("screen.charge.free_ctwa_reply")
+        if charge is not None and charge.charge == "free" and charge.reason in ("csw_open", "fep_open"):
+            # The window that makes it free is named once, on the line above.
+            return tx.md("screen.charge.free_plain")
+        if charge is not None and charge.charge == "unavailable" and charge.reason == "csw_closed":
+            return tx.md("screen.charge.unavailable_short")
         return escape_mrkdwn(charge_text(tx, charge, self.calling_code()))
 
     def price_source(self) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from bot.blocks.modal.common import (
     CONTACT_MAX,
-    HINT,
     LABEL,
     OPTION_TEXT,
     PLACEHOLDER,
@@ -136,7 +135,6 @@ class TopBlocks(ScreenBase):
             "block_id": BLOCK_CONTACT,
             "dispatch_action": True,
             "label": plain(tx.t("screen.contact.label"), LABEL),
-            "hint": plain(tx.t("screen.contact.hint"), HINT),
             "element": element,
         }
         blocks = [block]
