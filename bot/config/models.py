@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
@@ -24,6 +25,10 @@ class TemplatesConfig(ConfigModel):
 
 class PricingConfig(ConfigModel):
     rules_file: Text | None = None
+    # A rate card in the invoice's currency (CSV export or one YAML card), see bot/rules/rate_cards.py.
+    rate_card_file: Text | None = None
+    rate_card_currency: Text | None = None  # when the CSV has no currency column
+    rate_card_from: date | None = None  # the day a CSV card takes effect
     # Show prices converted to this currency ("BRL"), always labelled as an estimate.
     display_currency: Text | None = None
     exchange_rate: float | None = Field(default=None, gt=0)  # 1 unit of the card's currency in it

@@ -280,3 +280,50 @@ def test_every_view_and_message_passes_the_block_kit_schema(tmp_path: Path, db_u
             checked += 1
         assert checked >= 4
         assert not re.search(r"\bUTC\b", everything_sent_to_slack(app))
+
+
+BRL_CARD = """Market,Currency,Marketing,Utility,Authentication
+Brazil,BRL,"0,3125","0,0400","0,0400"
+Other,BRL,"0,3020","0,0385","0,0385"
+"""
+
+
+@pytest.mark.parametrize(
+    ("pricing", "price"),
+    [
+        # The admin drops in Meta's CSV in their invoice currency: every price is in reais.
+        ("pricing:\n  rate_card_file: brl.csv\n  rate_card_from: 2026-07-01\n", "R$ 0,04"),
+        # The USD card converted for reading: always marked as an estimate.
+        ("pricing:\n  display_currency: BRL\n  exchange_rate: 5.5\n", "≈ R$ 0,04"),
+    ],
+    ids=["brl card", "display conversion"],
+)
+def test_prices_in_reais_on_the_cards_the_confirmation_and_app_home(
+    tmp_path: Path, db_url: str, pricing: str, price: str
+) -> None:
+    (tmp_path / "brl.csv").write_text(BRL_CARD, encoding="utf-8")
+    config = CONFIG.replace("language: pt-BR\n", f"language: pt-BR\n{pricing}")
+    with running_app(write_config(tmp_path, config), db_url, Clock(NOW)) as app:
+        ingest_events(app.rt.store, "sandbox", [inbound(NOW - timedelta(hours=1), "wamid.1")], NOW)
+        app.command("+55 11 98888-7777")
+        app.slack.wait_for("views.update")
+        view = app.last_view()
+        screen = json.dumps(view["blocks"], ensure_ascii=False)
+        # Free text in the window is billed at the utility rate (from 2026-10-01).
+        assert f"*Serviço*\\n{price} (tarifa de utilidade)" in screen
+        assert "Texto livre liberado · fecha em 23 h" in screen and f"{price} por mensagem" in screen
+        assert "US$" not in screen.replace("em US$,", "")  # only the source line names the card's currency
+        app.submit(
+            view,
+            {
+                modal.BLOCK_CATEGORY: selected("service", modal.ACTION_CATEGORY),
+                modal.BLOCK_FREE_TEXT: typed("Olá!", modal.ACTION_FREE_TEXT),
+            },
+        )
+        confirmation = json.dumps(app.slack.wait_for("chat.postMessage")[0].args, ensure_ascii=False)
+        assert f"Custo estimado: {price}" in confirmation
+        app.event(
+            {"type": "app_home_opened", "user": "UAGENT", "channel": "D1", "tab": "home", "event_ts": "1"}
+        )
+        home = json.dumps(app.slack.wait_for("views.publish")[0].args["view"], ensure_ascii=False)
+        assert f"Total: *{price}*" in home and "Texto: “Olá!”" in home
