@@ -23,6 +23,7 @@ from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.session_data import SessionData
+from bot.rules.media_headers import media_keys, media_problems
 from bot.rules.templates import Template, missing_variables, unknown_variables
 from bot.store import contacts, outbound
 
@@ -115,8 +116,12 @@ def validate(
             problems.append(Problem("template", "template_not_approved", {"status": req.template.status}))
         for variable in missing_variables(req.template, dict(req.values)):
             problems.append(Problem(variable.key, "variable_missing", {"name": variable.name}))
+        header_keys = set(media_keys(req.template))
         for key in unknown_variables(req.template, dict(req.values)):
-            problems.append(Problem("template", "variable_unknown", {"name": key}))
+            if key not in header_keys:
+                problems.append(Problem("template", "variable_unknown", {"name": key}))
+        for media in media_problems(req.template, dict(req.values)):
+            problems.append(Problem(media.key, media.problem, dict(media.params)))
         return problems, report
     text = (req.text or "").strip()
     if not text:

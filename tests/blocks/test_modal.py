@@ -614,3 +614,18 @@ def test_any_state_builds_a_view_slack_accepts(
         text = without_date_tokens(text)
         assert "<@" not in text and "<!" not in text
     assert read_inputs({"private_metadata": view["private_metadata"]}).idempotency_key == "idem-1"
+
+
+def test_a_media_header_gets_a_link_input_and_a_location_four() -> None:
+    image = template(name="foto", header_format="IMAGE", body="Olá {{1}}")
+    view = built(state(category=Category.UTILITY, templates=[image], template=image))
+    media = block(view, modal.media_block_id("header.media"))
+    assert media["label"]["text"] == "Imagem do cabeçalho (link https ou id da mídia)"
+    assert media["element"]["action_id"] == modal.ACTION_MEDIA
+    assert "🖼️ Imagem no cabeçalho" in all_text(view)
+    # The error of a missing link lands on its input.
+    assert modal.block_id_for_field("header.media", view["blocks"]) == "media:header.media"
+    place = template(name="loja", header_format="LOCATION", body="Venha!")
+    view = built(state(category=Category.UTILITY, templates=[place], template=place))
+    ids = [b for b in block_ids(view) if b.startswith("media:")]
+    assert ids == [f"media:header.location.{n}" for n in ("latitude", "longitude", "name", "address")]

@@ -41,26 +41,15 @@ from bot.blocks.state import (
 )
 from bot.blocks.text import cut, escape_mrkdwn, plain, single_line
 from bot.rules.events import Category
+from bot.rules.media_headers import MEDIA_KEY, MEDIA_KINDS, media_keys
 from bot.rules.session_data import SessionData
 from bot.rules.templates import Template, TemplateVariable, render_preview, template_variables
 
 BLOCK_TEMPLATES_ACTIONS = "templates_actions"
 BLOCK_PREVIEW_ACTIONS = "preview_actions"
-MEDIA_HEADERS = ("IMAGE", "VIDEO", "DOCUMENT")
-LOCATION_FIELDS = ("latitude", "longitude", "name", "address")
-MEDIA_KEY = "header.media"
+MEDIA_HEADERS = MEDIA_KINDS
 SNIPPET = 40  # characters of the template text around a variable, in its label
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
-
-
-def media_keys(template: Template) -> list[str]:
-    """The header inputs a template needs besides its variables ("header.media", location)."""
-    kind = (template.header_format or "").upper()
-    if kind in MEDIA_HEADERS:
-        return [MEDIA_KEY]
-    if kind == "LOCATION":
-        return [f"header.location.{name}" for name in LOCATION_FIELDS]
-    return []
 
 
 def snippet(text: str, name: str) -> str | None:
