@@ -21,9 +21,9 @@ from bot.config import TeamConfig
 from bot.core.windows_report import SessionsReport, sessions_report
 from bot.rules import phones
 from bot.rules.events import Category
+from bot.rules.media_headers import media_keys, media_problems
 from bot.rules.pricing import Charge
 from bot.rules.session_data import SessionData
-from bot.rules.media_headers import media_keys, media_problems
 from bot.rules.templates import Template, missing_variables, unknown_variables
 from bot.store import contacts, outbound
 
