@@ -100,8 +100,10 @@ def confirmation(
     else:
         title = tx.md("messages.confirmation.title_text", contact=cut(single_line(info.contact_label), 300))
         what = tx.t("messages.confirmation.kind_text")
+    # A channel named after its provider ("Sandbox") is named once.
+    same = (info.bsp or "").casefold() in ("", single_line(info.channel_name).casefold())
     details = tx.md(
-        "messages.confirmation.details",
+        "messages.confirmation.details_no_bsp" if same else "messages.confirmation.details",
         channel=cut(single_line(info.channel_name), 300),
         bsp=info.bsp or "",
         category=category,

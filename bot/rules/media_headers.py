@@ -87,10 +87,13 @@ def media_problems(template: Template, values: dict[str, str]) -> list[MediaProb
 
 
 def header_parameter(template: Template, values: dict[str, str]) -> dict[str, Any] | None:
-    """Meta's header parameter for the media or location header, or None (no such header)."""
+    """Meta's header parameter for the media or location header, or None (no such header, or
+    nothing given for it: validation, not the body builder, asks for it)."""
     kind = header_kind(template)
     if kind in MEDIA_KINDS:
         value = (values.get(MEDIA_KEY) or "").strip()
+        if not value:
+            return None
         media: dict[str, Any] = {"id": value} if _is_media_id(value) else {"link": value}
         if kind == "DOCUMENT" and "link" in media:
             name = PurePosixPath(urlparse(value).path).name
@@ -98,6 +101,8 @@ def header_parameter(template: Template, values: dict[str, str]) -> dict[str, An
                 media["filename"] = name
         return {"type": kind.lower(), kind.lower(): media}
     if kind == "LOCATION":
+        if not any((values.get(f"header.location.{name}") or "").strip() for name in LOCATION_FIELDS):
+            return None
         location: dict[str, Any] = {}
         for name in LOCATION_FIELDS:
             raw = (values.get(f"header.location.{name}") or "").strip()

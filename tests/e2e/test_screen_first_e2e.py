@@ -125,6 +125,9 @@ def test_the_first_block_is_the_answer_in_every_window_state(
         # Serviço says the reply is free, not a price beside "responda… 72 h grátis".
         cards = json.dumps(view["blocks"], ensure_ascii=False)
         assert "Grátis · resposta ao lead de anúncio" in cards
+        category = next(b for b in view["blocks"] if b.get("block_id") == modal.BLOCK_CATEGORY)
+        service = category["element"]["options"][0]
+        assert service["description"]["text"] == "Grátis · resposta ao lead de anúncio"
     # One team, one channel: a line and "trocar", not two selects; the channel named once.
     assert modal.BLOCK_TEAM not in [b.get("block_id") for b in view["blocks"]]
     pickers = next(b for b in view["blocks"] if b.get("block_id") == modal.BLOCK_PICKERS)
@@ -322,6 +325,9 @@ def test_prices_in_reais_on_the_cards_the_confirmation_and_app_home(
         )
         confirmation = json.dumps(app.slack.wait_for("chat.postMessage")[0].args, ensure_ascii=False)
         assert f"Custo estimado: {price}" in confirmation
+        # The channel named once, the phone as people write it.
+        assert "Canal: *Sandbox* · Categoria: Serviço" in confirmation and "(Sandbox)" not in confirmation
+        assert "+55 11 98888-7777" in confirmation
         app.event(
             {"type": "app_home_opened", "user": "UAGENT", "channel": "D1", "tab": "home", "event_ts": "1"}
         )

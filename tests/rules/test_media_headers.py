@@ -74,3 +74,8 @@ def test_header_inputs_are_not_unknown_variables_to_the_screen() -> None:
     assert media_keys(template) == ["header.media"]
     # `unknown_variables` knows only text variables; sending asks media_keys for the rest.
     assert unknown_variables(template, {"body.1": "x", "header.media": "1"}) == ["header.media"]
+
+
+def test_nothing_given_builds_no_header_parameter() -> None:
+    assert header_parameter(with_header("IMAGE"), {}) is None
+    assert header_parameter(with_header("LOCATION"), {}) is None
