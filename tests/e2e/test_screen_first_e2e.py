@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.blocks import modal
 from bot.bsp.base import InboundMessage, StatusUpdate
 from bot.core.ingest import ingest_events
 from bot.rules.events import Category
+from bot.store.models import SandboxSend
 from tests.blocks.limits import (
     assert_home_view_within_limits,
     assert_message_within_limits,
@@ -333,3 +335,43 @@ def test_prices_in_reais_on_the_cards_the_confirmation_and_app_home(
         )
         home = json.dumps(app.slack.wait_for("views.publish")[0].args["view"], ensure_ascii=False)
         assert f"Total: *{price}*" in home and "Texto: “Olá!”" in home
+
+
+def test_a_document_header_is_asked_for_checked_and_sent(app: RunningApp) -> None:
+    app.command("+55 11 98888-7777")
+    app.slack.wait_for("views.update")
+    block = modal.template_block_id(Category.UTILITY)
+    key = "boleto_disponivel:pt_BR"
+    chosen = {
+        modal.BLOCK_CATEGORY: selected("utility", modal.ACTION_CATEGORY),
+        block: selected(key, modal.ACTION_TEMPLATE),
+    }
+    app.block_action(app.last_view(), select_action(block, modal.ACTION_TEMPLATE, key), values=chosen)
+    app.slack.wait_for("views.update", 2)
+    view = app.last_view()
+    media = modal.media_block_id("header.media")
+    assert media in [b.get("block_id") for b in view["blocks"]]
+    catalog = app.rt.catalog
+    filled = {**chosen, "var:body.1": typed("Maria", modal.ACTION_VARIABLE)}
+    # No document: a field error on its input, nothing sent.
+    answer = app.submit(view, filled).json()
+    assert answer["errors"] == {media: catalog.t("screen.errors.media_missing")}
+    # An image where a document goes: the type check says what to use.
+    wrong = {**filled, media: typed("https://cdn.exemplo.com.br/foto.jpg", modal.ACTION_MEDIA)}
+    answer = app.submit(view, wrong).json()
+    assert "pdf" in answer["errors"][media] and app.slack.of("chat.postMessage") == []
+    # A PDF: sent with the header parameter Meta requires.
+    right = {**filled, media: typed("https://cdn.exemplo.com.br/boleto.pdf", modal.ACTION_MEDIA)}
+    app.submit(view, right)
+    app.slack.wait_for("chat.postMessage")
+    with app.rt.store.session() as session:
+        payload = session.scalars(select(SandboxSend)).one().payload
+    assert payload["template"]["components"][0] == {
+        "type": "header",
+        "parameters": [
+            {
+                "type": "document",
+                "document": {"link": "https://cdn.exemplo.com.br/boleto.pdf", "filename": "boleto.pdf"},
+            }
+        ],
+    }

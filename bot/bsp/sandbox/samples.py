@@ -55,6 +55,17 @@ def sample_templates() -> list[Template]:
             examples=(("body.nome", "João"), ("body.pedido", "#4821"), ("button.0", "4821")),
         ),
         Template(
+            name="boleto_disponivel",
+            language=LANGUAGE,
+            category=Category.UTILITY,
+            status="APPROVED",
+            raw_category="UTILITY",
+            header_format="DOCUMENT",  # the send must carry the document (a link or media id)
+            body_text="Olá {{1}}, o boleto do seu pedido está no anexo.",
+            provider_ref="sandbox-7",
+            examples=(("body.1", "Maria"),),
+        ),
+        Template(
             name="promocao_semana",
             language=LANGUAGE,
             category=Category.MARKETING,
