@@ -102,7 +102,7 @@ class _Screen(TopBlocks, CardBlocks, TemplateBlocks):
         state = self.state
         blocks = [self.summary(), *self.notice()]
         if state.no_team:
-            return blocks + [section_no_team(self)]
+            return blocks + [_no_team_help(self)]
         blocks += self.contact()
         blocks += self.team_and_channel()
         blocks += self.cards()
@@ -117,7 +117,7 @@ class _Screen(TopBlocks, CardBlocks, TemplateBlocks):
         return blocks[:MAX_BLOCKS]
 
 
-def section_no_team(screen: _Screen) -> dict[str, Any]:
+def _no_team_help(screen: _Screen) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": screen.tx.md("screen.no_team_help")}]}
 
 
