@@ -86,18 +86,9 @@ class CardBlocks(ScreenBase):
             fields.append(mrkdwn("\n".join(lines), 2000))
         return {"type": "section", "fields": fields}
 
-    def lead_waiting(self) -> bool:
-        windows, at = self.state.windows, self.state.at
-        return (
-            windows is not None and windows.ctwa.pending_until is not None and windows.ctwa.pending_until > at
-        )
-
     def cost_line(self, category: Category) -> str:
         tx, state = self.tx, self.state
         charge = state.charges.get(category)
-        if category is Category.SERVICE and self.lead_waiting():
-            # Our reply to the waiting ad lead opens the free entry point: it costs nothing.
-            return tx.md("screen.charge.free_ctwa_reply")
         if charge is not None and charge.charge == "free" and charge.reason in ("csw_open", "fep_open"):
             # The window that makes it free is named once, on the line above.
             return tx.md("screen.charge.free_plain")
@@ -132,8 +123,6 @@ class CardBlocks(ScreenBase):
         for category in CATEGORY_ORDER:
             charge = state.charges.get(category)
             description = charge_text(tx, charge, code, short=True) if charge is not None else None
-            if category is Category.SERVICE and self.lead_waiting():
-                description = tx.t("screen.charge.free_ctwa_reply")
             options.append(option(category.value, tx.t(f"screen.category.{category.value}"), description))
         return select_input(
             BLOCK_CATEGORY,
