@@ -33,6 +33,7 @@ def assert_block_kit_schema(payload: Any, definition: str | None) -> None:
     errors = sorted(block_kit_validator(definition).iter_errors(payload), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message[:300]}" for e in errors[:5])
 
+
 VIEW_TEXT = 24  # modal title, submit, close
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_BLOCKS = 50
