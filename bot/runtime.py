@@ -22,6 +22,7 @@ from bot.config import AppConfig, ChannelConfig, Settings, default_database_url,
 from bot.core.template_cache import TemplateCache
 from bot.i18n import Catalog
 from bot.rules.pricing import RuleSet, load_rule_set
+from bot.rules.rate_cards import load_rate_card, with_rate_card
 from bot.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,14 @@ def build_runtime(
     if rules_file is not None and not Path(rules_file).is_absolute():
         rules_file = str(path.parent / rules_file)
     rules = load_rule_set(rules_file)
+    if config.pricing.rate_card_file:
+        card_file = Path(config.pricing.rate_card_file)
+        card = load_rate_card(
+            card_file if card_file.is_absolute() else path.parent / card_file,
+            currency=config.pricing.rate_card_currency,
+            effective_from=config.pricing.rate_card_from,
+        )
+        rules = with_rate_card(rules, card)
     return assemble_runtime(
         config=config,
         settings=settings,

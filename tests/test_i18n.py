@@ -46,7 +46,7 @@ REQUIRED_PARAMS = {
     "template_not_approved": {"status"},
     "variable_missing": {"name"},
     "variable_unknown": {"name"},
-    "free_text_window_closed": {"closed_at"},
+    "free_text_window_closed": {"ago"},  # a field error is plain text: how long ago (issue 10)
     "send_failed": {"reason"},
 }
 
@@ -149,3 +149,10 @@ def test_every_literal_key_in_the_code_exists() -> None:
         catalog = Catalog(lang)
         missing = sorted(f"{key} ({where})" for key, where in used if not catalog.has(key))
         assert not missing, f"{lang}: {missing}"
+
+
+def test_pt_br_says_modelo_never_template() -> None:
+    # Issue 10: one vocabulary; "{template}" placeholders are names, not words the agent reads.
+    for key, text in load_strings("pt-BR").items():
+        words = re.sub(r"\{[^}]*\}", "", text)
+        assert not re.search(r"\btemplates?\b", words, re.IGNORECASE), f"pt-BR {key}: {text}"

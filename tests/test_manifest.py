@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import yaml
+from jsonschema import Draft7Validator
 
 from bot.app import SLACK_EVENTS_PATH
 from bot.handlers.commands import COMMAND
@@ -59,3 +62,19 @@ def test_events_and_scopes_cover_what_the_code_calls() -> None:
         "channels:read",
         "groups:read",
     }
+
+
+def test_the_manifest_passes_slacks_manifest_schema() -> None:
+    # SchemaStore's slack-app-manifest.json, vendored in tests/schemas (see SOURCES.md there).
+    schema = json.loads((Path(__file__).parent / "schemas" / "slack-app-manifest.json").read_text())
+    errors = sorted(Draft7Validator(schema).iter_errors(MANIFEST), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+def test_names_and_the_command_speak_to_the_workspace() -> None:
+    assert MANIFEST["display_information"]["name"] == "Contato Ativo"
+    # Slack's rule for a bot's display name (stricter than the schema's \\w).
+    assert re.fullmatch(r"[a-z0-9._-]+", MANIFEST["features"]["bot_user"]["display_name"])
+    [command] = MANIFEST["features"]["slash_commands"]
+    assert command["description"] == "Iniciar um contato ativo pelo WhatsApp"
+    assert command["usage_hint"] == "[telefone ou nome]"

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.text import Texts, cut, escape_mrkdwn, mrkdwn, plain, single_line
+from bot.blocks.text import (
+    DEFAULT_TIMEZONE,
+    Texts,
+    cut,
+    display_phone,
+    escape_mrkdwn,
+    mrkdwn,
+    plain,
+    single_line,
+)
 
 RESUME_ACTION_ID = "resume_contact"  # the handler in bot.handlers.actions listens to this id
 MESSAGE_BLOCK_LIMIT = 50  # Slack: blocks per message
@@ -68,7 +77,7 @@ def resume_button(texts: Texts, item: AlertItem) -> dict[str, Any] | None:
 
 def _who(item: AlertItem, texts: Texts) -> str:
     name = single_line(item.contact_name or "")
-    phone = item.contact_e164 or texts.t("alerts.item.no_phone")
+    phone = display_phone(item.contact_e164) if item.contact_e164 else texts.t("alerts.item.no_phone")
     if name:
         return escape_mrkdwn(f"{cut(name, 80)} ({phone})")
     return escape_mrkdwn(phone)
@@ -77,7 +86,8 @@ def _who(item: AlertItem, texts: Texts) -> str:
 def _when(item: AlertItem, texts: Texts, now: datetime) -> str:
     at = texts.time(item.expires_at)
     if item.expires_at <= now:
-        return texts.t(f"alerts.item.closed.{item.kind}", at=at)
+        ago = texts.remaining((now - item.expires_at).total_seconds())
+        return texts.t(f"alerts.item.closed.{item.kind}", at=at, ago=ago)
     left = texts.remaining((item.expires_at - now).total_seconds())
     return texts.t(f"alerts.item.left.{item.kind}", left=left, at=at)
 
@@ -117,13 +127,15 @@ def item_block(texts: Texts, item: AlertItem, now: datetime) -> dict[str, Any]:
     return block
 
 
-def alert_digest(lang: str, items: list[AlertItem], now: datetime) -> tuple[str, list[dict[str, Any]]]:
+def alert_digest(
+    lang: str, items: list[AlertItem], now: datetime, tz: str = DEFAULT_TIMEZONE
+) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text (notifications, screen readers) and the blocks of one digest message.
 
     Items are shown soonest-closing first; past `DIGEST_MAX_ITEMS` a context line says "+N more",
     so the message never breaks Slack's 50-block limit.
     """
-    texts = Texts(lang)
+    texts = Texts(lang, tz)
     ordered = sorted(items, key=lambda i: (i.expires_at, i.channel_id, i.contact_e164 or ""))
     shown, hidden = ordered[:DIGEST_MAX_ITEMS], ordered[DIGEST_MAX_ITEMS:]
     count = len(ordered)
@@ -136,6 +148,11 @@ def alert_digest(lang: str, items: list[AlertItem], now: datetime) -> tuple[str,
         blocks.append(
             {"type": "context", "elements": [mrkdwn(texts.t("alerts.digest.more", count=len(hidden)))]}
         )
-    names = escape_mrkdwn(", ".join(single_line(i.contact_name or i.contact_e164 or "?") for i in ordered))
+    names = escape_mrkdwn(
+        ", ".join(
+            single_line(i.contact_name or (display_phone(i.contact_e164) if i.contact_e164 else "?"))
+            for i in ordered
+        )
+    )
     fallback = cut(texts.t("alerts.digest.fallback", count=count, names=names), FALLBACK_LIMIT)
     return fallback, blocks

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.blocks.text import Texts, cut, escape_mrkdwn, mrkdwn, plain, single_line
@@ -48,12 +48,6 @@ class ThreadPost:
     team_id: str
 
 
-def date_token(at: datetime, fallback: str) -> str:
-    """A time Slack shows in each reader's own time zone (`<!date^…>`), with a fallback."""
-    epoch = int(at.astimezone(UTC).timestamp())
-    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
 def _content(tx: Texts, line: CustomerLine, show_text: bool) -> str:
     """The message as one mrkdwn line (escaped): its text, or what kind of message it was."""
     text = escape_mrkdwn(single_line(line.text or "")) if show_text else ""
@@ -87,7 +81,7 @@ def thread_post(lang: str, post: ThreadPost) -> tuple[str, list[dict[str, Any]]]
     header = tx.md("conversation.post.header", contact=contact)
     shown = post.lines[-MAX_LINES:]
     rows = [
-        f"• {date_token(line.at, tx.time(line.at))}"
+        f"• {tx.time(line.at)}"
         + (f" · {_content(tx, line, post.show_text)}" if post.show_text else "")
         for line in shown
     ]
@@ -101,7 +95,7 @@ def thread_post(lang: str, post: ThreadPost) -> tuple[str, list[dict[str, Any]]]
         window = tx.t(
             "conversation.post.window_open",
             left=tx.remaining((post.window_expires_at - post.now).total_seconds()),
-            until=date_token(post.window_expires_at, tx.time(post.window_expires_at)),
+            until=tx.time(post.window_expires_at),
         )
     else:
         window = tx.md("conversation.post.window_unknown")
@@ -132,7 +126,7 @@ def window_closed_notice(
     tx = Texts(lang)
     if closed_at is not None:
         # tx.t: the token is the app's own markup, which tx.md would escape.
-        why = tx.t("conversation.closed.since", closed=date_token(closed_at, tx.time(closed_at)))
+        why = tx.t("conversation.closed.since", closed=tx.time(closed_at))
     else:
         why = tx.md("conversation.closed.never")
     value = json.dumps(

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.alerts import AlertItem, item_block
-from bot.blocks.text import Texts, cut, escape_mrkdwn, mrkdwn, plain, single_line
+from bot.blocks.text import DEFAULT_TIMEZONE, Display, Texts, cut, escape_mrkdwn, mrkdwn, plain, single_line
 
 VIEW_BLOCK_LIMIT = 100
 HOME_MAX_WINDOWS = 30
@@ -55,7 +55,7 @@ class HomeData:
     windows: list[AlertItem] = field(default_factory=list)
     sends: list[SendRow] = field(default_factory=list)
     spend: dict[str, list[SpendRow]] = field(default_factory=dict)  # team name -> rows
-    day: datetime | None = None  # start of "today" (UTC) the spend covers
+    day: datetime | None = None  # start of "today" in the team's time zone, which the spend covers
 
 
 def _header(text: str) -> dict[str, Any]:
@@ -69,9 +69,13 @@ def _context(text: str) -> dict[str, Any]:
 def _send_text(texts: Texts, row: SendRow) -> str:
     what = row.template_name if row.kind == "template" and row.template_name else (row.text or "")
     what = escape_mrkdwn(cut(single_line(what), 80))
+    if row.kind != "template":
+        what = f"“{what}”"  # Texto: “Oi João!…”
     status_key = f"home.status.{row.status}"
     status = texts.t(status_key) if texts.catalog.has(status_key) else escape_mrkdwn(row.status)
-    if row.charge == "paid" and row.estimated_price is not None:
+    if row.status == "failed":
+        cost = texts.t("home.sends.cost_failed")
+    elif row.charge == "paid" and row.estimated_price is not None:
         cost = texts.t("home.sends.cost_paid", price=texts.price(row.estimated_price, row.currency))
     elif row.charge == "free":
         cost = texts.t("home.sends.cost_free")
@@ -96,17 +100,19 @@ def _spend_text(texts: Texts, team: str, rows: list[SpendRow]) -> str:
     for row in sorted(rows, key=lambda r: (r.category, r.currency or "")):
         key = f"home.category.{row.category}"
         category = texts.t(key) if texts.catalog.has(key) else escape_mrkdwn(row.category)
-        shown = texts.price(row.amount, row.currency)
+        shown = texts.price(row.amount, row.currency, total=True)
         lines.append(texts.t("home.spend.line", category=category, amount=shown, count=row.count))
         totals[row.currency] = totals.get(row.currency, 0.0) + row.amount
     for currency, amount in sorted(totals.items(), key=lambda kv: kv[0] or ""):
-        lines.append(texts.t("home.spend.total", amount=texts.price(amount, currency)))
+        lines.append(texts.t("home.spend.total", amount=texts.price(amount, currency, total=True)))
     return "\n".join(lines)
 
 
-def home_blocks(lang: str, data: HomeData, now: datetime) -> dict[str, Any]:
+def home_blocks(
+    lang: str, data: HomeData, now: datetime, tz: str = DEFAULT_TIMEZONE, display: Display = None
+) -> dict[str, Any]:
     """The `home` view: never more than 100 blocks, every text within Slack's limits."""
-    texts = Texts(lang)
+    texts = Texts(lang, tz, display)
     blocks: list[dict[str, Any]] = [_header(texts.t("home.title"))]
     if not data.teams:
         blocks.append({"type": "section", "text": mrkdwn(texts.t("home.no_team"))})

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.text import Texts, charge_text, cut, escape_mrkdwn, mrkdwn, single_line
+from bot.blocks.text import (
+    DEFAULT_TIMEZONE,
+    Display,
+    Texts,
+    charge_text,
+    cut,
+    escape_mrkdwn,
+    mrkdwn,
+    single_line,
+)
 from bot.rules import phones
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
@@ -70,12 +79,17 @@ def status_line(tx: Texts, status: str, error: str | None) -> str:
     return tx.md("messages.status.other", status=status)
 
 
-def confirmation(lang: str, info: Confirmation) -> tuple[str, list[dict[str, Any]]]:
+def confirmation(
+    lang: str, info: Confirmation, tz: str = DEFAULT_TIMEZONE, display: Display = None
+) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and blocks of the confirmation: what, to whom, which channel, estimated
     cost, and a status line."""
-    tx = Texts(lang)
+    tx = Texts(lang, tz, display)
     category = tx.t(f"screen.category.{Category(info.category).value}")
     cost = charge_text(tx, info.charge, _calling_code(info)) if info.charge is not None else None
+    if info.status == "failed":
+        # Never delivered, so never billed: whatever the estimate was before.
+        cost = tx.t("messages.confirmation.no_cost_failed")
     if info.kind == "template" and info.template_name:
         title = tx.md(
             "messages.confirmation.title_template",
@@ -87,8 +101,10 @@ def confirmation(lang: str, info: Confirmation) -> tuple[str, list[dict[str, Any
     else:
         title = tx.md("messages.confirmation.title_text", contact=cut(single_line(info.contact_label), 300))
         what = tx.t("messages.confirmation.kind_text")
+    # A channel named after its provider ("Sandbox") is named once.
+    same = (info.bsp or "").casefold() in ("", single_line(info.channel_name).casefold())
     details = tx.md(
-        "messages.confirmation.details",
+        "messages.confirmation.details_no_bsp" if same else "messages.confirmation.details",
         channel=cut(single_line(info.channel_name), 300),
         bsp=info.bsp or "",
         category=category,

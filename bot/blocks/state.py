@@ -40,6 +40,14 @@ BLOCK_VARIABLE_PREFIX = "var:"
 ACTION_VARIABLE = "var_value"
 BLOCK_FREE_TEXT = "free_text"
 ACTION_FREE_TEXT = "free_text_input"
+BLOCK_PICKERS = "pickers"
+ACTION_SHOW_PICKERS = "show_pickers"  # "trocar": bring back the team and channel selects
+ACTION_UPDATE_PREVIEW = "update_preview"
+BLOCK_MEDIA_PREFIX = "media:"  # media header link input ("media:link")
+ACTION_MEDIA = "media_value"
+# An option of the contact search that is not a number we can send to (an invalid one typed):
+# choosing it shows why, and the submit answers a field error.
+INVALID_CONTACT_PREFIX = "invalid:"
 
 
 @dataclass
@@ -64,6 +72,8 @@ class ScreenInputs:
     # What the screen showed as the chosen category's charge ("marketing:free:"), so a submit can
     # tell when a window closed meanwhile and the price changed under the agent's eyes.
     seen_charge: str | None = None
+    # The agent asked to see the team and channel selects although each has one choice.
+    show_pickers: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,11 @@ class ScreenState:
     template: Template | None = None  # the selected one (its variables get inputs)
     notice: str | None = None  # catalogue key of a banner (e.g. a window closed meanwhile)
     notice_params: dict[str, str] = field(default_factory=dict)
+    tz: str = "America/Sao_Paulo"  # the team's zone: fallback text of times
+    alert_lead_minutes: int = 60  # the team's: below it, a window shows "⚠️"
+    display_currency: str | None = None  # pricing.display_currency (converted, "≈ estimado")
+    exchange_rate: float | None = None
+    price_source: dict[str, str] = field(default_factory=dict)  # card currency, date, model, code
 
 
 # ---- private_metadata ------------------------------------------------------------------------
@@ -111,6 +126,7 @@ _KEYS: tuple[tuple[str, str], ...] = (
     ("contact_typed", "ty"),
     ("contact_picked", "pk"),
     ("seen_charge", "sc"),
+    ("show_pickers", "sp"),
 )
 # What gives way first when the metadata would not fit (free-form text the agent typed).
 _SHRINKABLE = ("contact_query", "contact_typed", "origin_channel", "template_key", "contact_picked")
@@ -132,6 +148,10 @@ def encode_metadata(inputs: ScreenInputs) -> str:
         # An empty contact input is a fact worth keeping ("" = seen empty, None = never seen).
         if value is None or (value == "" and name != "contact_typed"):
             continue
+        if value is False:
+            continue
+        if value is True:
+            value = "1"
         data[short] = value.value if isinstance(value, Category) else str(value)
     raw = _dump(data)
     short_of = dict(_KEYS)
@@ -184,6 +204,7 @@ def decode_metadata(raw: str | None) -> ScreenInputs:
         contact_typed=found["contact_typed"],
         contact_picked=found["contact_picked"],
         seen_charge=found["seen_charge"],
+        show_pickers=found["show_pickers"] == "1",
     )
 
 
@@ -234,6 +255,10 @@ def read_inputs(view: dict[str, Any]) -> ScreenInputs:
                 inputs.template_key = _selected(entry) or inputs.template_key
             elif action_id == ACTION_FREE_TEXT:
                 inputs.free_text = _text(entry.get("value"))
+            elif action_id == ACTION_MEDIA and str(block_id).startswith(BLOCK_MEDIA_PREFIX):
+                value = _text(entry.get("value"))
+                if value is not None:
+                    inputs.values[str(block_id)[len(BLOCK_MEDIA_PREFIX) :]] = value.strip()
             elif action_id == ACTION_VARIABLE and str(block_id).startswith(BLOCK_VARIABLE_PREFIX):
                 value = _text(entry.get("value"))
                 if value is not None:
@@ -241,8 +266,7 @@ def read_inputs(view: dict[str, Any]) -> ScreenInputs:
 
     # Only a contact field the agent changed since the last drawing overrides the metadata.
     if saw_picked and picked is not None and picked != inputs.contact_picked:
-        inputs.contact_e164 = picked
-        inputs.contact_query = picked
+        inputs.contact_e164, inputs.contact_query = picked_contact(picked)
     if saw_typed and (typed or "") != (inputs.contact_typed or ""):
         inputs.contact_query = typed
         inputs.contact_e164 = None
@@ -251,3 +275,10 @@ def read_inputs(view: dict[str, Any]) -> ScreenInputs:
     if saw_typed:
         inputs.contact_typed = typed or ""
     return inputs
+
+
+def picked_contact(value: str) -> tuple[str | None, str]:
+    """(E.164 or None, the query) of a contact search option's value."""
+    if value.startswith(INVALID_CONTACT_PREFIX):
+        return None, value[len(INVALID_CONTACT_PREFIX) :]
+    return value, value

@@ -6,8 +6,12 @@ Every string comes from the catalogue (`bot.i18n.Catalog`); this module only ass
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
 
 from bot.i18n import Catalog
 from bot.rules.pricing import Charge
@@ -53,20 +57,55 @@ def mrkdwn(text: str, limit: int = MRKDWN_LIMIT) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": cut(text, min(limit, MRKDWN_LIMIT)) or " "}
 
 
+def display_phone(e164: str) -> str:
+    """+5511988887777 -> "+55 11 98888-7777", the way people write it (unchanged if unparseable)."""
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+    except phonenumbers.NumberParseException:
+        return e164
+
+
 def single_line(s: str) -> str:
     """Collapse newlines and runs of spaces: for option descriptions and one-line summaries."""
     return " ".join(s.split())
 
 
-def format_time(dt: datetime, lang: str) -> str:
-    """A moment in UTC as the screen shows it: "25/11 14:30 UTC" (pt-BR), "Nov 25, 14:30 UTC" (en)."""
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+Display = tuple[str, float] | None  # (currency, rate): prices converted for reading, marked "≈"
+
+
+def _zone(tz: str | None) -> tzinfo:
+    try:
+        return ZoneInfo(tz or DEFAULT_TIMEZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def format_time(dt: datetime, lang: str, tz: str | None = DEFAULT_TIMEZONE) -> str:
+    """A moment in the team's zone (`tz`): "25/11 14:30" (pt-BR), "Nov 25, 14:30" (en).
+
+    Only the fallback where Slack cannot render a date token; it never says "UTC".
+    """
     catalog = Catalog(lang)
-    moment = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    moment = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    moment = moment.astimezone(_zone(tz))
     months = catalog.t("screen.time.months").split(",")
     month_name = months[moment.month - 1].strip() if len(months) == 12 else f"{moment.month:02d}"
     return catalog.t(
         "screen.time.at", day=moment.day, month_name=month_name, hour=moment.hour, minute=moment.minute
     )
+
+
+def slack_date(dt: datetime, fallback: str) -> str:
+    """Slack's date token: each reader sees the moment in their own zone ("Today at 2:40 PM").
+
+    mrkdwn only (plain_text shows it raw); `fallback` is what clients that cannot render it show.
+    """
+    moment = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    safe = fallback.replace("|", "/").replace(">", "")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{safe}>"
 
 
 def format_remaining(seconds: int | float, lang: str) -> str:
@@ -83,22 +122,47 @@ def format_remaining(seconds: int | float, lang: str) -> str:
     return catalog.t("screen.time.remaining_lt_m")
 
 
-def _amount(price: float) -> str:
-    # At least cents, at most four decimals: WhatsApp rates are like 0.0625 and 0.0068.
-    text = f"{price:.4f}".rstrip("0")
-    whole, _, decimals = text.partition(".")
-    return f"{whole}.{decimals.ljust(2, '0')}"
+def _group(whole: str, separator: str) -> str:
+    digits = whole.lstrip("-")
+    groups: list[str] = []
+    while len(digits) > 3:
+        groups.insert(0, digits[-3:])
+        digits = digits[:-3]
+    groups.insert(0, digits)
+    return ("-" if whole.startswith("-") else "") + separator.join(groups)
 
 
-def format_price(price: float, currency: str | None, lang: str) -> str:
-    """A price as "US$ 0,0625" (pt-BR) or "US$0.0625" (en)."""
+def format_money(price: float, currency: str | None, lang: str, *, total: bool = False) -> str:
+    """Money the way the reader's language writes it (Babel's rules for pt-BR and en).
+
+    A per-message rate keeps up to four decimals ("US$ 0,0068"); a `total` has exactly two and
+    grouping ("R$ 1.234,50", "US$1,234.50").
+    """
     catalog = Catalog(lang)
     code = (currency or "USD").upper()
-    amount = _amount(price).replace(".", catalog.t("screen.price.decimal_separator"))
+    if total:
+        # Half up, as an invoice rounds (f"{0.125:.2f}" would give 0.12).
+        text = str(Decimal(repr(price)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    else:
+        text = f"{price:.4f}".rstrip("0")
+        whole, _, decimals = text.partition(".")
+        text = f"{whole}.{decimals.ljust(2, '0')}"
+    whole, _, decimals = text.partition(".")
+    grouped = _group(whole, catalog.t("screen.price.group_separator"))
+    amount = grouped + catalog.t("screen.price.decimal_separator") + decimals
     symbol = _CURRENCY_SYMBOLS.get(code)
     if symbol is None:
         return catalog.t("screen.price.with_code", code=code, amount=amount)
     return catalog.t("screen.price.with_symbol", symbol=symbol, amount=amount)
+
+
+def format_price(price: float, currency: str | None, lang: str) -> str:
+    """A per-message price as "US$ 0,0625" (pt-BR) or "US$0.0625" (en)."""
+    return format_money(price, currency, lang)
+
+
+class Safe(str):
+    """mrkdwn the app built itself (a date token): `Texts.md` passes it through unescaped."""
 
 
 class _Blank(dict[str, Any]):
@@ -116,8 +180,16 @@ class Texts:
     rather than breaking a whole view.
     """
 
-    def __init__(self, lang: str) -> None:
+    def __init__(
+        self,
+        lang: str,
+        tz: str | None = DEFAULT_TIMEZONE,
+        display: tuple[str, float] | None = None,
+    ) -> None:
         self.lang = lang
+        self.tz = tz or DEFAULT_TIMEZONE
+        # pricing.display_currency + exchange_rate: prices converted for reading, marked "≈".
+        self.display = display
         self.catalog = Catalog(lang)
 
     def t(self, key: str, **params: Any) -> str:
@@ -129,18 +201,40 @@ class Texts:
             return template
 
     def md(self, key: str, **params: Any) -> str:
-        """The string for `key` as mrkdwn: string parameters are escaped."""
-        escaped = {name: escape_mrkdwn(v) if isinstance(v, str) else v for name, v in params.items()}
-        return self.t(key, **escaped)
+        """The string for `key` as mrkdwn: string parameters are escaped, except mrkdwn this
+        method or `time` already built (`Safe`), so pieces nest without double escaping."""
+        escaped = {
+            name: escape_mrkdwn(v) if isinstance(v, str) and not isinstance(v, Safe) else v
+            for name, v in params.items()
+        }
+        return Safe(self.t(key, **escaped))
 
     def time(self, dt: datetime) -> str:
-        return format_time(dt, self.lang)
+        """A moment as Slack's date token (mrkdwn only), in each reader's own zone."""
+        return Safe(slack_date(dt, format_time(dt, self.lang, self.tz)))
+
+    def time_plain(self, dt: datetime) -> str:
+        """The same moment as text in the team's zone, for plain_text (hints, errors)."""
+        return format_time(dt, self.lang, self.tz)
+
+    def ago(self, dt: datetime, now: datetime) -> str:
+        """How long ago a moment was: "há 3 h" / "3 h ago"."""
+        return self.t("screen.time.ago", span=self.remaining((now - dt).total_seconds()))
 
     def remaining(self, seconds: int | float) -> str:
         return format_remaining(seconds, self.lang)
 
-    def price(self, price: float, currency: str | None) -> str:
-        return format_price(price, currency, self.lang)
+    def price(self, price: float, currency: str | None, *, total: bool = False) -> str:
+        """A price in the rate card's currency, or converted ("≈ R$ 0,04") when configured."""
+        if self.display is not None and (currency or "USD").upper() != self.display[0].upper():
+            target, rate = self.display
+            converted = format_money(price * rate, target, self.lang, total=total or price * rate >= 0.01)
+            return "≈ " + converted
+        return format_money(price, currency, self.lang, total=total)
+
+    @property
+    def converting(self) -> bool:
+        return self.display is not None
 
 
 def charge_text(texts: Texts, charge: Charge | None, calling_code: str | None, *, short: bool = False) -> str:

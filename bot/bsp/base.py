@@ -192,6 +192,14 @@ class VerifiesHandshake(Protocol):
 
 
 @runtime_checkable
+class ReachesBsuid(Protocol):
+    """A provider whose sends can be addressed to a business-scoped user id (Meta's `recipient`
+    field), so a customer known only by their WhatsApp username can be written to."""
+
+    reaches_bsuid: bool
+
+
+@runtime_checkable
 class ReportsWebhookUrl(Protocol):
     """A provider whose API says which webhook URL it delivers to (`check --online` compares it)."""
 

@@ -33,6 +33,23 @@ def _rules_file(config: AppConfig, config_path: Path) -> Path | None:
     return rules if rules.is_absolute() else config_path.parent / rules
 
 
+def _rate_card_problems(config: AppConfig, config_path: Path) -> list[str]:
+    """`pricing.rate_card_file` read as the app will read it (a CSV or YAML rate card)."""
+    from bot.rules.pricing import RuleSetError
+    from bot.rules.rate_cards import load_rate_card
+
+    pricing = config.pricing
+    if not pricing.rate_card_file:
+        return []
+    card = Path(pricing.rate_card_file)
+    card = card if card.is_absolute() else config_path.parent / card
+    try:
+        load_rate_card(card, currency=pricing.rate_card_currency, effective_from=pricing.rate_card_from)
+    except RuleSetError as exc:
+        return [f"{card}: {problem}" for problem in exc.problems]
+    return []
+
+
 def _safe_url(url: str) -> str:
     """A database URL without its password, for printing."""
     from sqlalchemy.engine import make_url
@@ -72,6 +89,7 @@ def run_check(config_path: str | Path, *, online: bool = False) -> int:
                     load_rule_set(rules_file)
                 except RuleSetError as exc:
                     problems.extend(f"{rules_file}: {problem}" for problem in exc.problems)
+        problems.extend(_rate_card_problems(config, path))
 
     settings: Settings | None = None
     try:

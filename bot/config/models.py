@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
 from bot.bsp.channel import ChannelConfig, plain, skip_cross_checks
 from bot.bsp.registry import AnyChannel
@@ -35,6 +36,23 @@ class TemplatesConfig(ConfigModel):
 
 class PricingConfig(ConfigModel):
     rules_file: Text | None = None
+    # A rate card in the invoice's currency (CSV export or one YAML card), see bot/rules/rate_cards.py.
+    rate_card_file: Text | None = None
+    rate_card_currency: Text | None = None  # when the CSV has no currency column
+    rate_card_from: date | None = None  # the day a CSV card takes effect
+    # Show prices converted to this currency ("BRL"), always labelled as an estimate.
+    display_currency: Text | None = None
+    exchange_rate: float | None = Field(default=None, gt=0)  # 1 unit of the card's currency in it
+
+
+def _valid_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (an IANA name like America/Sao_Paulo)") from exc
+    return value
 
 
 class ConversationConfig(ConfigModel):
@@ -81,6 +99,9 @@ class AppConfig(ConfigModel):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
+    # The team's zone: where "today" starts for App Home's spend, and the fallback text of times
+    # (Slack itself shows every time in each reader's own zone).
+    timezone: Annotated[str, AfterValidator(_valid_zone)] = "America/Sao_Paulo"
     teams: list[TeamConfig]
     channels: list[AnyChannel]
 

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.messages import Confirmation, confirmation
 from bot.bsp import registry
 from bot.bsp.base import BspError
-from bot.core.screen import display_number
+from bot.core.screen import display_number, display_of
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
 from bot.rules.templates import render_preview
@@ -71,7 +71,7 @@ def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[
             at=row.created_at,
             replied=conversation.customer_replied(session, outbound_id),
         )
-    return confirmation(rt.config.language, info)
+    return confirmation(rt.config.language, info, rt.config.timezone, display_of(rt))
 
 
 async def post_confirmation(rt: Runtime, client: AsyncWebClient, outbound_id: int, user_id: str) -> None:

@@ -6,10 +6,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.blocks.alerts import AlertItem
 from bot.blocks.home import HOME_MAX_SENDS, HomeData, SendRow, SpendRow, home_blocks
+from bot.blocks.text import display_phone
 from bot.core.alerts import due_items
+from bot.core.screen import display_of
 from bot.store import outbound
 
 if TYPE_CHECKING:
@@ -39,7 +42,7 @@ def _sends(rt: Runtime, user_id: str) -> list[SendRow]:
         channel = rt.config.channel(message.channel_id)
         sends.append(
             SendRow(
-                contact=contact.name or contact.e164 or contact.wa_id or "?",
+                contact=contact.name or display_phone(contact.e164 or contact.wa_id or "?"),
                 channel_name=channel.name if channel is not None else message.channel_id,
                 kind=message.kind,
                 template_name=message.template_name,
@@ -55,7 +58,7 @@ def _sends(rt: Runtime, user_id: str) -> list[SendRow]:
 
 
 def _spend(rt: Runtime, teams: list[Any], day: datetime) -> dict[str, list[SpendRow]]:
-    """Today's (UTC) estimated spend of each team: sum of paid sends' estimated prices."""
+    """Today's (team's zone) estimated spend of each team: sum of paid sends' estimated prices."""
     ids = [team.id for team in teams]
     if not ids:
         return {}
@@ -73,7 +76,10 @@ def home_data(
 ) -> HomeData:
     """What the user's Home tab shows at `now`."""
     teams = list(rt.config.teams_of_user(user_id, usergroup_members))
-    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # "Today" is the team's day (config `timezone`), not UTC's: a send at 22:30 in São Paulo is
+    # 01:30 UTC the next day, and belongs to the day the agent lived it.
+    local = now.astimezone(ZoneInfo(rt.config.timezone))
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     return HomeData(
         teams=[team.name for team in teams],
         horizon_hours=int(HOME_HORIZON.total_seconds() // 3600),
@@ -89,4 +95,5 @@ def home_view(
     rt: Runtime, user_id: str, usergroup_members: Mapping[str, set[str]], now: datetime
 ) -> dict[str, Any]:
     """The Slack `home` view for `user_id` (for views.publish)."""
-    return home_blocks(rt.config.language, home_data(rt, user_id, usergroup_members, now), now)
+    data = home_data(rt, user_id, usergroup_members, now)
+    return home_blocks(rt.config.language, data, now, rt.config.timezone, display_of(rt))

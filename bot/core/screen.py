@@ -19,7 +19,7 @@ from bot.bsp import registry
 from bot.config import ChannelConfig, TeamConfig
 from bot.core.sending import session_data_of
 from bot.core.windows_report import sessions_report
-from bot.rules import phones
+from bot.rules import phones, pricing
 from bot.rules.bsuid import is_bsuid
 from bot.rules.events import Category
 from bot.rules.pricing import Charge
@@ -59,14 +59,18 @@ def resolve_contact(rt: Runtime, inputs: ScreenInputs) -> ContactChoice:
     try:
         return _known(rt, phones.normalize_phone(query))
     except phones.InvalidPhone as exc:
-        looks_like_number = sum(ch.isdigit() for ch in query) >= max(3, len(query) // 2)
-        if looks_like_number:
+        if looks_like_number(query):
             return ContactChoice(None, None, f"screen.errors.phone_{exc.reason}")
     matches = search_known(rt, query, limit=2)
     if len(matches) == 1:
         e164, name = matches[0]
         return ContactChoice(e164, _label(name, e164), None)
     return ContactChoice(None, None, "screen.errors.contact_unknown")
+
+
+def looks_like_number(query: str) -> bool:
+    """Mostly digits: meant as a phone number (a name search otherwise)."""
+    return sum(ch.isdigit() for ch in query) >= max(3, len(query) // 2)
 
 
 def _known(rt: Runtime, e164: str) -> ContactChoice:
@@ -90,7 +94,11 @@ def _label(name: str | None, e164: str) -> str:
 
 
 def channel_option(channel: ChannelConfig) -> Option:
-    return Option(channel.id, f"{channel.name} · {registry.label(channel.bsp)}")
+    """ "Vendas · 360dialog"; a channel named after its provider is named once ("Sandbox")."""
+    provider = registry.label(channel.bsp)
+    if channel.name.strip().casefold() == provider.casefold():
+        return Option(channel.id, channel.name)
+    return Option(channel.id, f"{channel.name} · {provider}")
 
 
 def approved_of_category(templates: Sequence[Template], category: Category | None) -> list[Template]:
@@ -137,6 +145,10 @@ def build_screen_state(
         contact_problem=contact.problem,
         notice=notice,
         notice_params=dict(notice_params or {}),
+        tz=rt.config.timezone,
+        alert_lead_minutes=team.alert_lead_minutes,
+        display_currency=rt.config.pricing.display_currency,
+        exchange_rate=rt.config.pricing.exchange_rate,
     )
     if inputs.channel_id is None:
         return state
@@ -149,6 +161,7 @@ def build_screen_state(
         state.windows = report.windows
         state.charges = dict(report.charges)
         state.pricing_model = report.pricing_model
+        state.price_source = price_source(rt, contact.e164, now, report.pricing_model)
         if inputs.category is None and report.windows.customer_care.open:
             inputs.category = Category.SERVICE
 
@@ -163,7 +176,39 @@ def build_screen_state(
         state.template = next((t for t in state.templates if t.key == inputs.template_key), None)
         if state.template is None:
             inputs.template_key = None
+    if inputs.category is Category.AUTHENTICATION and contact.e164 and is_bsuid(contact.e164):
+        # Meta does not deliver authentication templates to a username-only customer: say so
+        # before the agent fills one in, not only when the submit refuses it.
+        state.notice = state.notice or "screen.errors.authentication_to_bsuid"
     return state
+
+
+def price_source(rt: Runtime, e164: str, at: datetime, model: str | None) -> dict[str, str]:
+    """Where the cards' prices come from: the rate card in force (currency, since), the country."""
+    card = pricing.rate_card_at(rt.rules, at)
+    try:
+        code = phones.calling_code(e164)
+    except phones.InvalidPhone:
+        code = "?"
+    currency = display_currency_name(card.currency)
+    return {
+        "code": code,
+        "currency": currency,
+        "since": card.effective_from.isoformat(),
+        "model": model or "PMP",
+    }
+
+
+def display_of(rt: Runtime) -> tuple[str, float] | None:
+    """`pricing.display_currency` + `exchange_rate`, when both are set: prices shown converted."""
+    pricing_config = rt.config.pricing
+    if pricing_config.display_currency and pricing_config.exchange_rate:
+        return pricing_config.display_currency.upper(), pricing_config.exchange_rate
+    return None
+
+
+def display_currency_name(code: str) -> str:
+    return {"USD": "US$", "BRL": "R$"}.get(code.upper(), code.upper())
 
 
 def charge_signature(category: Category, charge: Charge) -> str:

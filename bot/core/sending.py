@@ -16,13 +16,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot import metrics
-from bot.blocks.text import format_time
-from bot.bsp.base import BspError, TemplateSend
+from bot.blocks.text import format_remaining
+from bot.bsp import registry
+from bot.bsp.base import BspError, ReachesBsuid, TemplateSend
 from bot.config import TeamConfig
 from bot.core.windows_report import SessionsReport, sessions_report
 from bot.rules import phones, send_limits
 from bot.rules.bsuid import is_bsuid
 from bot.rules.events import Category
+from bot.rules.media_headers import media_keys, media_problems
 from bot.rules.pricing import Charge
 from bot.rules.session_data import SessionData
 from bot.rules.templates import Template, is_authentication, missing_variables, unknown_variables
@@ -112,6 +114,10 @@ def validate(
     if req.template is None and req.text is None:
         problems.append(Problem("template", "choose_template"))
         return problems, report
+    if is_bsuid(req.contact_e164) and not isinstance(provider, ReachesBsuid):
+        # Twilio's and Fortics' APIs take a phone number only: say so rather than send to nowhere.
+        problems.append(Problem("contact", "bsuid_not_reachable", {"bsp": registry.label(channel.bsp)}))
+        return problems, report
     if req.template is not None:
         if is_bsuid(req.contact_e164) and is_authentication(req.template):
             # Meta: one-tap, zero-tap and copy-code authentication templates need a phone number.
@@ -120,8 +126,12 @@ def validate(
             problems.append(Problem("template", "template_not_approved", {"status": req.template.status}))
         for variable in missing_variables(req.template, dict(req.values)):
             problems.append(Problem(variable.key, "variable_missing", {"name": variable.name}))
+        header_keys = set(media_keys(req.template))
         for key in unknown_variables(req.template, dict(req.values)):
-            problems.append(Problem("template", "variable_unknown", {"name": key}))
+            if key not in header_keys:
+                problems.append(Problem("template", "variable_unknown", {"name": key}))
+        for media in media_problems(req.template, dict(req.values)):
+            problems.append(Problem(media.key, media.problem, dict(media.params)))
         if not problems:  # limits only once every value is there and known
             problems += _limit_problems(send_limits.template_problems(req.template, req.values))
         return problems, report
@@ -136,7 +146,12 @@ def validate(
             Problem(
                 "free_text",
                 "free_text_window_closed" if closed else "free_text_no_window",
-                {"closed_at": format_time(closed, rt.config.language) if closed else ""},
+                # A field error is plain text (no date token): how long ago, never a clock time.
+                {
+                    "ago": format_remaining((now - closed).total_seconds(), rt.config.language)
+                    if closed
+                    else ""
+                },
             )
         )
     return problems, report

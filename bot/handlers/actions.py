@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import modal
-from bot.blocks.state import ScreenInputs, read_inputs
+from bot.blocks.state import ScreenInputs, picked_contact, read_inputs
 from bot.core.alerts import RESUME_ACTION_ID
 from bot.handlers.flow import HandlerContext
 from bot.rules.events import Category
@@ -30,6 +30,11 @@ SCREEN_ACTIONS = re.compile(
                 modal.ACTION_CHANNEL,
                 modal.ACTION_CATEGORY,
                 modal.ACTION_TEMPLATE,
+                modal.ACTION_SHOW_PICKERS,
+                # Enter in a variable or media input, or "Atualizar prévia": redraw the preview.
+                modal.ACTION_VARIABLE,
+                modal.ACTION_MEDIA,
+                modal.ACTION_UPDATE_PREVIEW,
             )
         )
     )
@@ -45,9 +50,11 @@ def apply_action(inputs: ScreenInputs, action: dict[str, Any]) -> ScreenInputs:
         inputs.contact_e164 = None
         inputs.contact_typed = action.get("value") or ""
     elif action_id == modal.ACTION_CONTACT_SEARCH:
-        inputs.contact_e164 = selected
-        inputs.contact_query = selected
+        if selected:
+            inputs.contact_e164, inputs.contact_query = picked_contact(selected)
         inputs.contact_picked = selected
+    elif action_id == modal.ACTION_SHOW_PICKERS:
+        inputs.show_pickers = True
     elif action_id == modal.ACTION_TEAM:
         inputs.team_id = selected
         inputs.template_key = None

@@ -21,6 +21,7 @@ from bot.core.sending import Problem, SendRequest, permission_problem, send, val
 from bot.core.windows_report import SessionsReport
 from bot.handlers.flow import HandlerContext
 from bot.rules.events import Category
+from bot.rules.media_headers import media_keys
 from bot.rules.templates import template_variables
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def build_request(
     )
     if template is None:
         return None, [Problem("template", "template_gone" if inputs.template_key else "choose_template")]
-    wanted = {variable.key for variable in template_variables(template)}
+    wanted = {variable.key for variable in template_variables(template)} | set(media_keys(template))
     values = {key: value for key, value in inputs.values.items() if key in wanted}
     return SendRequest(**common, template=template, values=values), []  # type: ignore[arg-type]
 

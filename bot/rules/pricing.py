@@ -1,5 +1,8 @@
 """What sending each category costs now: a pure function of windows, time and a dated rule set.
 
+(Over 400 lines on purpose: the rule set's loading and validation sit beside the rules they feed,
+so one file says what a price is and where it comes from.)
+
 CONTRACT (implemented by the rules helper):
     load_rule_set(path: str | Path | None = None) -> RuleSet
         default: the packaged data file bot/rules/pricing.yml (eras + dated rate cards);
@@ -17,6 +20,7 @@ Also: rate_card_at(rules, at) -> RateCard, price_of(rules, at, code, category) -
     free:         fep_open           the free entry point (CTWA, 72 h) is open: everything is free
                   csw_open           free because the customer service window is open
                   conversation_open  CBP: a conversation already paid for covers it
+                  ctwa_reply         from 2026-10-01: free text answering a waiting ad lead (it opens the FEP)
     paid:         outside_windows    no open window makes it free
                   service_billable   from 2026-10-01: free text in the window, billed at the utility rate
                   no_rate            paid, but the rate card has no price for it (price is None)
@@ -365,6 +369,11 @@ def charge_for(
         # pmp_2026: free text in the window is billed at the utility rate, unless the FEP is open.
         if fep_open:
             return Charge(FREE, "fep_open")
+        # An ad lead waiting for our first reply: that reply opens the 72 h free entry point, so
+        # it is free itself.
+        pending = windows.ctwa.pending_until
+        if pending is not None and at < pending:
+            return Charge(FREE, "ctwa_reply")
         return _paid(rules, at, country_calling_code, category, "service_billable")
 
     if fep_open:

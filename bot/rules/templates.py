@@ -50,6 +50,8 @@ class Template:
     buttons: tuple[TemplateButton, ...] = ()
     provider_ref: str | None = None  # provider-specific id (Twilio ContentSid, Meta template id)
     namespace: str | None = None
+    # Meta's example values by variable key ("body.1" -> "SUMMER20"): the inputs' placeholders.
+    examples: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -175,7 +177,17 @@ def template_variables(t: Template) -> list[TemplateVariable]:
     """
     if is_authentication(t):
         return [TemplateVariable(key="body.1", component="body", name="1")]
+    variables = _variables(t)
+    if not t.examples:
+        return variables
+    examples = dict(t.examples)
+    return [
+        TemplateVariable(v.key, v.component, v.name, examples.get(v.key)) if v.key in examples else v
+        for v in variables
+    ]
 
+
+def _variables(t: Template) -> list[TemplateVariable]:
     variables: list[TemplateVariable] = []
     if _has_text_header(t):
         variables += [

@@ -22,6 +22,7 @@ from bot.store.models import Contact, OutboundMessage
 # Rows per multi-row statement: far below SQLite's bound-parameter cap.
 BULK_ROWS = 500
 
+
 def create_outbound(
     session: Session,
     *,
@@ -92,7 +93,6 @@ def create_outbound(
             raise
         row, created = found, False
     return row, created
-
 
 
 def recent_outbound(
@@ -288,6 +288,8 @@ def paid_spend(
         .where(
             OutboundMessage.team_id.in_(list(team_ids)),
             OutboundMessage.charge == "paid",
+            # A failed send was never delivered, so Meta never bills it.
+            OutboundMessage.status != "failed",
             OutboundMessage.created_at >= start,
             OutboundMessage.created_at < end,
         )

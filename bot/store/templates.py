@@ -24,6 +24,7 @@ def template_from_json(data: dict[str, Any]) -> Template:
     fields = dict(data)
     fields["buttons"] = tuple(TemplateButton(**b) for b in fields.get("buttons") or ())
     fields["category"] = normalise_category(fields["category"]) if fields.get("category") else None
+    fields["examples"] = tuple(tuple(pair) for pair in fields.get("examples") or ())
     return Template(**fields)
 
 

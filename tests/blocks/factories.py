@@ -4,6 +4,7 @@ events (bot.rules.windows) and real charges from the packaged rule set (bot.rule
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 from bot.blocks.state import Option, ScreenInputs, ScreenState
 from bot.bsp.base import SessionData
 from bot.rules.events import Category, Event
-from bot.rules.pricing import all_charges, era_at, load_rule_set
+from bot.rules.pricing import all_charges, era_at, load_rule_set, rate_card_at
 from bot.rules.templates import Template, TemplateButton
 from bot.rules.windows import compute_windows
 
@@ -71,6 +72,13 @@ def state(
         screen.windows = windows
         screen.charges = all_charges(windows, at, "55", RULES, sessions_supported=supported)
         screen.pricing_model = era_at(RULES, at).model
+        card = rate_card_at(RULES, at)
+        screen.price_source = {
+            "code": "55",
+            "currency": "US$" if card.currency == "USD" else card.currency,
+            "since": card.effective_from.isoformat(),
+            "model": screen.pricing_model,
+        }
     return replace(screen, **overrides) if overrides else screen
 
 
@@ -143,3 +151,15 @@ def block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
 
 def block_ids(view: dict[str, Any]) -> list[str]:
     return [b.get("block_id", "") for b in view["blocks"]]
+
+
+_DATE_TOKEN = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^<>|]*>")
+
+
+def without_date_tokens(text: str) -> str:
+    """`text` without the app's own Slack date tokens (the only "<!" the app writes itself)."""
+    return _DATE_TOKEN.sub("", text)
+
+
+def date_token(at: datetime, fallback: str) -> str:
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"

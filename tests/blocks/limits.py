@@ -7,10 +7,32 @@ Used by the block tests and the end-to-end tests.
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+
+SCHEMAS = Path(__file__).parents[1] / "schemas"  # vendored, with their sources: schemas/SOURCES.md
+
+
+@cache
+def block_kit_validator(definition: str | None) -> Draft202012Validator:
+    """The community Block Kit schema (TightknitAI/slack-block-kit-validator), for a view
+    (`modal_view`, `home_view`) or, with None, a message's blocks."""
+    schema = json.loads((SCHEMAS / "slack-block-kit.schema.json").read_text())
+    if definition is not None:
+        schema = {"$schema": schema["$schema"], "$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]}
+    return Draft202012Validator(schema)
+
+
+def assert_block_kit_schema(payload: Any, definition: str | None) -> None:
+    errors = sorted(block_kit_validator(definition).iter_errors(payload), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message[:300]}" for e in errors[:5])
+
 
 VIEW_TEXT = 24  # modal title, submit, close
 MAX_VIEW_BLOCKS = 100
@@ -163,9 +185,24 @@ def assert_view_within_limits(view: dict[str, Any]) -> None:
             "a modal with input blocks needs a submit button (Slack refuses it otherwise)"
         )
     View(**view).validate_json()
+    # What the app sends (a view as Slack echoes it back also carries its id, hash and state).
+    sent = {key: value for key, value in view.items() if key not in ("id", "hash", "state")}
+    assert_block_kit_schema(sent, "modal_view")
 
 
 def assert_message_within_limits(blocks: list[dict[str, Any]]) -> None:
     """Every limit of a message's blocks in slack.md, plus slack_sdk's own validation."""
     assert 0 < len(blocks) <= MAX_MESSAGE_BLOCKS, f"{len(blocks)} blocks in a message"
     _blocks(blocks, in_modal=False)
+    assert_block_kit_schema(blocks, None)
+
+
+def assert_home_view_within_limits(view: dict[str, Any]) -> None:
+    """A Home tab view: 100 blocks, the per-block checks, slack_sdk's and the schema's."""
+    assert view["type"] == "home"
+    blocks = view["blocks"]
+    assert 0 < len(blocks) <= MAX_VIEW_BLOCKS
+    for start in range(0, len(blocks), MAX_MESSAGE_BLOCKS):
+        _blocks(blocks[start : start + MAX_MESSAGE_BLOCKS], in_modal=False)
+    View(**view).validate_json()
+    assert_block_kit_schema(view, "home_view")

@@ -44,7 +44,7 @@ def test_one_item_says_who_where_time_left_last_agent_and_has_the_button() -> No
     section = blocks[1]["text"]["text"]
     for expected in (
         "Cliente 0",
-        "+5511988800000",
+        "+55 11 98880-0000",  # phones as people write them (issue 10)
         "Loja Centro",
         "Janela de atendimento",
         "45 min",

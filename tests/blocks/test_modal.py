@@ -20,12 +20,14 @@ from tests.blocks.factories import (
     all_text,
     block,
     block_ids,
+    date_token,
     hours,
     mrkdwn_texts,
     rich_template,
     state,
     template,
     texts_of,
+    without_date_tokens,
 )
 from tests.blocks.limits import assert_view_within_limits
 
@@ -47,23 +49,24 @@ def test_no_contact_yet_shows_the_fields_and_asks_for_a_contact() -> None:
     ids = block_ids(view)
     for block_id in (
         modal.BLOCK_CONTACT,
-        modal.BLOCK_CONTACT_SEARCH,
         modal.BLOCK_TEAM,
         modal.BLOCK_CHANNEL,
         modal.BLOCK_CATEGORY,
     ):
         assert block_id in ids
+    # Issue 10: one contact field (no separate search); the summary line comes first.
+    assert modal.BLOCK_CONTACT_SEARCH not in ids and ids[0] == modal.BLOCK_SUMMARY
     assert ids.index(modal.BLOCK_CONTACT) < ids.index(modal.BLOCK_TEAM) < ids.index(modal.BLOCK_CHANNEL)
-    assert tx.t("screen.cards.need_contact") in all_text(view)
+    assert tx.t("screen.summary.need_contact") in all_text(view)
     assert "Customer Care" not in all_text(view)
     assert view["callback_id"] == modal.CALLBACK_ID
     assert view["title"]["text"] == "Contato Ativo"
-    search = block(view, modal.BLOCK_CONTACT_SEARCH)["element"]
-    assert search["type"] == "external_select" and search["min_query_length"] == 2
-    assert search["action_id"] == modal.ACTION_CONTACT_SEARCH
     contact = block(view, modal.BLOCK_CONTACT)
-    assert contact["dispatch_action"] is True
-    assert contact["element"]["dispatch_action_config"] == {"trigger_actions_on": ["on_enter_pressed"]}
+    search = contact["element"]
+    assert search["type"] == "external_select" and search["min_query_length"] == 1
+    assert search["action_id"] == modal.ACTION_CONTACT_SEARCH
+    assert contact["dispatch_action"] is True and not contact.get("optional")
+    assert "opcional" not in all_text(view)
     for block_id in (modal.BLOCK_TEAM, modal.BLOCK_CHANNEL, modal.BLOCK_CATEGORY):
         assert block(view, block_id)["type"] == "input" and block(view, block_id)["dispatch_action"] is True
     # The chosen team and channel are preselected.
@@ -83,12 +86,11 @@ def test_customer_care_open_shows_until_time_left_and_free_text() -> None:
     view = built(state(events=[CustomerMessage("wamid.1", wrote)], category=Category.SERVICE))
     text = all_text(view)
     until = wrote + hours(24)
-    assert format_time(until, "pt-BR") == "24/11 17:00 UTC".replace(
-        "24/11 17:00", format_time(until, "pt-BR")[:11]
-    )
-    assert format_time(until, "pt-BR") in text
+    # Slack's date token (the reader's own zone) beside the time left; São Paulo as fallback.
+    assert format_time(until, "pt-BR") == "25/11 14:00"
     assert format_remaining((until - NOW).total_seconds(), "pt-BR") == "22 h"
-    assert "faltam 22 h" in text and "texto livre permitido" in text
+    assert f"fecha em 22 h ({date_token(until, '25/11 14:00')}) · texto livre permitido" in text
+    assert "UTC" not in text
     free_text = block(view, modal.BLOCK_FREE_TEXT)
     assert free_text["type"] == "input"
     assert free_text["element"]["multiline"] is True and free_text["element"]["max_length"] == 3000
@@ -102,11 +104,12 @@ def test_customer_care_closed_refuses_free_text_with_since_when() -> None:
     view = built(state(events=[CustomerMessage("wamid.1", wrote)], category=Category.SERVICE))
     text = all_text(view)
     closed = format_time(wrote + hours(24), "pt-BR")
-    assert closed == "24/11 18:00 UTC"
-    assert f"Fechada desde {closed}" in text
+    assert closed == "24/11 15:00"
+    ago = f"há 1 h ({date_token(wrote + hours(24), closed)})"
+    assert f"janela de atendimento fechou {ago}" in text
     assert modal.BLOCK_FREE_TEXT not in block_ids(view)
-    assert Texts("pt-BR").t("screen.free_text.closed", since=closed) in text
-    assert "25/11" not in text
+    assert Texts("pt-BR").t("screen.free_text.closed", ago=ago) in text
+    assert "25/11" not in text and "UTC" not in text
 
 
 def test_customer_never_wrote() -> None:
@@ -124,7 +127,7 @@ def test_ctwa_ad_lead_waiting_says_how_long_to_reply() -> None:
     expected = tx.t(
         "screen.card.ctwa.pending",
         left=format_remaining(hours(21).total_seconds(), "pt-BR"),
-        until=format_time(ad + hours(24), "pt-BR"),
+        at=date_token(ad + hours(24), format_time(ad + hours(24), "pt-BR")),
     )
     assert expected in all_text(view)
     assert "72 h grátis" in expected
@@ -139,7 +142,9 @@ def test_ctwa_open_makes_every_category_free() -> None:
     assert format_time(reply + hours(72), "pt-BR") in text
     assert format_remaining(hours(63).total_seconds(), "pt-BR") in text
     options = block(view, modal.BLOCK_CATEGORY)["element"]["options"]
-    assert [o["description"]["text"] for o in options] == ["Grátis · janela de anúncio (CTWA) aberta"] * 4
+    # One name for the ad window everywhere (issue 10).
+    free = "Grátis · entrada gratuita de anúncio aberta"
+    assert [o["description"]["text"] for o in options] == [free] * 4
 
 
 def test_ctwa_ended() -> None:
@@ -149,7 +154,9 @@ def test_ctwa_ended() -> None:
         BusinessMessage("wamid.out", ad + hours(1)),
     ]
     view = built(state(events=events))
-    assert f"Encerrada em {format_time(ad + hours(73), 'pt-BR')}" in all_text(view)
+    closed = ad + hours(73)
+    token = date_token(closed, format_time(closed, "pt-BR"))
+    assert f"entrada gratuita de anúncio fechou há 27 h ({token})" in all_text(view)
 
 
 def test_category_options_in_order_with_the_charge_now() -> None:
@@ -164,16 +171,19 @@ def test_category_options_in_order_with_the_charge_now() -> None:
     assert descriptions == ["US$ 0,0068", "US$ 0,0068", "US$ 0,0068", "US$ 0,0625"]
     assert select["element"]["initial_option"]["value"] == "utility"
     text = all_text(view)
-    assert "US$ 0,0625 (preço estimado para +55)" in text
+    # The price on the card; where it comes from, said once in a context line (issue 10).
+    assert "\\nUS$ 0,0625" in text and "preço estimado para" not in text
+    assert "Preços: tabela da Meta para +55, em US$, de 2026-01-01" in text
 
 
 def test_category_cards_show_unavailable_free_text_when_the_window_is_closed() -> None:
     view = built(state(events=[]))
-    cards = next(b for b in view["blocks"] if b.get("fields"))
-    assert len(cards["fields"]) == 4
+    cards = next(b for b in view["blocks"] if len(b.get("fields") or []) == 4)
     service = cards["fields"][0]["text"]
-    assert service.startswith("*Serviço*") and "Indisponível · janela de atendimento fechada" in service
-    assert "por mensagem (PMP)" in cards["text"]["text"]
+    # Short on the card (issue 10: the first screenful); the window is named on the line above.
+    assert service.startswith("*Serviço*") and "Indisponível · janela fechada" in service
+    # The era is no longer in the card title: a context line for the curious (issue 10).
+    assert "text" not in cards and "por mensagem (PMP)" in all_text(view)
 
 
 def test_cbp_open_sessions_show_time_left_and_are_free() -> None:
@@ -189,13 +199,13 @@ def test_cbp_open_sessions_show_time_left_and_are_free() -> None:
         ConversationSeen("conv-1", "marketing", expires),
     ]
     view = built(state(at=CBP_NOW, events=events, category=Category.MARKETING))
-    cards = next(b for b in view["blocks"] if b.get("fields"))
+    cards = next(b for b in view["blocks"] if len(b.get("fields") or []) == 4)
     marketing = cards["fields"][3]["text"]
-    assert "Sessão aberta até" in marketing and "faltam 5 h 30 min" in marketing
-    assert format_time(expires, "pt-BR") in marketing
+    assert "Sessão aberta · fecha em 5 h 30 min" in marketing
+    assert date_token(expires, format_time(expires, "pt-BR")) in marketing
     assert "Grátis · sessão já paga aberta" in marketing
     assert "Nenhuma sessão aberta" in cards["fields"][1]["text"]  # authentication: none open
-    assert "por conversa (CBP)" in cards["text"]["text"]
+    assert "por conversa (CBP)" in all_text(view)
 
 
 def test_templates_only_bsp_says_so_and_the_rest_works() -> None:
@@ -208,7 +218,10 @@ def test_templates_only_bsp_says_so_and_the_rest_works() -> None:
     assert tx.t("screen.cards.no_session_data") in text
     assert "Customer Care" not in text and "Click to WhatsApp" not in text
     assert not any(b.get("fields") for b in view["blocks"])
-    assert block(view, modal.BLOCK_TEMPLATE)["element"]["options"][0]["value"] == utility.key
+    assert (
+        block(view, modal.template_block_id(Category.UTILITY))["element"]["options"][0]["value"]
+        == utility.key
+    )
     assert "var:body.1" in block_ids(view) and "var:body.2" in block_ids(view)
     options = block(view, modal.BLOCK_CATEGORY)["element"]["options"]
     assert {o["description"]["text"] for o in options} == {"Custo desconhecido"}
@@ -224,7 +237,8 @@ def test_templates_only_bsp_offers_free_text_with_a_warning() -> None:
 def test_each_template_category_lists_its_templates(category: Category) -> None:
     templates = [template(name=f"{category.value}_{i}", category=category) for i in range(3)]
     view = built(state(category=category, templates=templates))
-    select = block(view, modal.BLOCK_TEMPLATE)
+    # The select's block id follows the category, so Slack never keeps another category's choice.
+    select = block(view, modal.template_block_id(category))
     assert select["type"] == "input" and select["dispatch_action"] is True
     assert select["element"]["action_id"] == modal.ACTION_TEMPLATE
     assert [o["value"] for o in select["element"]["options"]] == [t.key for t in templates]
@@ -260,7 +274,7 @@ def test_no_templates_to_list_says_why_and_offers_refresh(status: str, key: str)
     view = built(state(category=Category.MARKETING, templates=[], templates_status=status))
     tx = Texts("pt-BR")
     assert tx.t(key, category="Marketing") in all_text(view)
-    assert modal.BLOCK_TEMPLATE not in block_ids(view)
+    assert modal.template_block_id(Category.MARKETING) not in block_ids(view)
     assert (
         block(view, modal.BLOCK_TEMPLATES_ACTIONS)["elements"][0]["action_id"]
         == modal.ACTION_REFRESH_TEMPLATES
@@ -270,7 +284,7 @@ def test_no_templates_to_list_says_why_and_offers_refresh(status: str, key: str)
 def test_stale_list_is_shown_with_a_note() -> None:
     view = built(state(category=Category.UTILITY, templates=[template()], templates_status="stale"))
     assert Texts("pt-BR").t("screen.templates.stale") in all_text(view)
-    assert modal.BLOCK_TEMPLATE in block_ids(view)
+    assert modal.template_block_id(Category.UTILITY) in block_ids(view)
 
 
 def test_chosen_template_full_preview_and_one_input_per_variable() -> None:
@@ -289,7 +303,9 @@ def test_chosen_template_full_preview_and_one_input_per_variable() -> None:
     assert "Loja Exemplo" in text  # footer
     assert "Rastrear (https://exemplo.com/r/{{1}})" in text and "Ligar (+551140000000)" in text
     assert "Falar com atendente" in text
-    assert block(view, modal.BLOCK_TEMPLATE)["element"]["initial_option"]["value"] == chosen.key
+    assert block(view, modal.template_block_id(Category.UTILITY))["element"]["initial_option"]["value"] == (
+        chosen.key
+    )
     inputs = [b for b in view["blocks"] if b.get("block_id", "").startswith("var:")]
     assert [b["block_id"] for b in inputs] == [f"var:{v.key}" for v in template_variables(chosen)]
     assert [b["block_id"] for b in inputs] == [
@@ -300,10 +316,17 @@ def test_chosen_template_full_preview_and_one_input_per_variable() -> None:
         "var:button.0",
     ]
     assert all(b["element"]["action_id"] == "var_value" for b in inputs)
-    assert inputs[0]["label"]["text"] == "Cabeçalho · {{1}}"
-    assert inputs[1]["label"]["text"] == "Corpo · {{1}}"
+    # Labels name their place; header {{1}} and body {{1}} are told apart (issue 10).
+    assert inputs[0]["label"]["text"] == "Cabeçalho {{1}} · em “Entrega {{1}}”"
+    assert inputs[1]["label"]["text"] == "Corpo {{1}} · em “Olá {{1}}, sua entrega chega…”"
     assert inputs[1]["element"]["initial_value"] == "Maria"
-    assert inputs[4]["label"]["text"] == "Botão 1 · Rastrear"
+    assert inputs[4]["label"]["text"] == "Botão 1 · Rastrear · completa https://exemplo.com/r/…"
+    # Enter in an input redraws the preview; a button does too.
+    assert all(b["dispatch_action"] is True for b in inputs)
+    assert all(
+        b["element"]["dispatch_action_config"] == {"trigger_actions_on": ["on_enter_pressed"]} for b in inputs
+    )
+    assert block(view, modal.BLOCK_PREVIEW_ACTIONS)["elements"][0]["action_id"] == modal.ACTION_UPDATE_PREVIEW
     assert "submit" in view
 
 
@@ -311,8 +334,8 @@ def test_named_variables_use_their_names_and_examples_as_placeholders() -> None:
     named = template(name="boas_vindas", body="Oi {{first_name}}!", parameter_format="NAMED")
     view = built(state(category=Category.UTILITY, templates=[named], template=named))
     variable = block(view, "var:body.first_name")
-    assert variable["label"]["text"] == "Corpo · {{first_name}}"
-    assert variable["element"]["placeholder"]["text"] == "Valor"
+    assert variable["label"]["text"] == "Corpo {{first_name}} · em “Oi {{first_name}}!”"
+    assert variable["element"]["placeholder"]["text"] == "Digite o valor"  # no example from Meta
 
 
 def test_150_templates_with_40_variables_and_5000_characters_stay_within_limits() -> None:
@@ -342,7 +365,7 @@ def test_150_templates_with_40_variables_and_5000_characters_stay_within_limits(
                 values={f"body.{i}": "v" * 3000 for i in range(1, 41)},
             )
         )
-        select = block(view, modal.BLOCK_TEMPLATE)
+        select = block(view, modal.template_block_id(Category.MARKETING))
         assert len(select["element"]["options"]) == 100
         assert select["hint"]["text"] == Texts(lang).t("screen.templates.more", shown=100, total=150)
         inputs = [b for b in view["blocks"] if b.get("block_id", "").startswith("var:")]
@@ -363,7 +386,7 @@ def test_a_chosen_template_beyond_the_first_100_still_shows() -> None:
     view = built(state(category=Category.UTILITY, templates=templates, template=chosen))
     assert "var:body.1" in block_ids(view)
     assert f"`{chosen.name}`" in all_text(view)
-    select = block(view, modal.BLOCK_TEMPLATE)["element"]
+    select = block(view, modal.template_block_id(Category.UTILITY))["element"]
     assert len(select["options"]) == 100 and select["initial_option"]["value"] == chosen.key
 
 
@@ -397,6 +420,7 @@ def test_user_text_is_escaped_everywhere_in_mrkdwn() -> None:
         )
     )
     for text in mrkdwn_texts(view):
+        text = without_date_tokens(text)
         for raw in ("<@", "<!", "<#", "<http"):
             assert raw not in text, text
     text = all_text(view)
@@ -408,7 +432,9 @@ def test_user_text_is_escaped_everywhere_in_mrkdwn() -> None:
 
 def test_notice_banner_on_top() -> None:
     view = built(state(notice="screen.errors.window_closed_meanwhile"))
-    first = view["blocks"][0]
+    # Right under the summary line, which is always first (issue 10).
+    assert view["blocks"][0]["block_id"] == modal.BLOCK_SUMMARY
+    first = view["blocks"][1]
     assert Texts("pt-BR").t("screen.errors.window_closed_meanwhile") in first["text"]["text"]
 
 
@@ -416,7 +442,7 @@ def test_user_in_no_team_gets_an_explanation_and_no_submit() -> None:
     view = built(state(contact=False, no_team=True, teams=[], channels=[]))
     assert "submit" not in view
     assert not any(b["type"] == "input" for b in view["blocks"])
-    assert Texts("pt-BR").t("screen.errors.no_team") in all_text(view)
+    assert Texts("pt-BR").t("screen.summary.no_team") in all_text(view)
 
 
 def test_team_without_channels() -> None:
@@ -446,16 +472,18 @@ def test_every_category_in_both_languages(lang: str, category: Category) -> None
     if category is Category.SERVICE:
         assert modal.BLOCK_FREE_TEXT in block_ids(view)
     else:
-        assert modal.BLOCK_TEMPLATE in block_ids(view)
+        assert modal.template_block_id(category) in block_ids(view)
 
 
 def test_english_screen_uses_english_times_and_prices() -> None:
     wrote = NOW - hours(2) - timedelta(minutes=45)
     view = built(state(lang="en", events=[CustomerMessage("wamid.1", wrote)], category=Category.SERVICE))
     text = all_text(view)
-    assert "Open until Nov 25, 16:15 UTC · 21 h 15 min left · free text allowed" in text
+    until = wrote + hours(24)
+    closes = f"closes in 21 h 15 min ({date_token(until, 'Nov 25, 13:15')})"
+    assert f"service window open · {closes} · free text allowed" in text
     assert format_price(0.0625, "USD", "en") == "US$0.0625"
-    assert "US$0.0625 (estimated price for +55)" in text
+    assert "\\nUS$0.0625" in text and "Prices: Meta's rate card for +55, in US$, from 2026-01-01" in text
     assert view["title"]["text"] == "Contato Ativo" and view["submit"]["text"] == "Send"
 
 
@@ -473,7 +501,8 @@ def test_metadata_carries_the_choices_but_not_what_was_typed() -> None:
         decoded.template_key,
     ) == ("+5511988887777", "suporte", "vendas", Category.UTILITY, chosen.key)
     assert decoded.idempotency_key == "idem-1" and decoded.origin_channel == "C0ORIGIN"
-    assert decoded.contact_typed == "+55 11 98888-7777"
+    # The one contact field is a select: the metadata remembers the option it was drawn with.
+    assert decoded.contact_picked == "+5511988887777"
     assert "segredo" not in view["private_metadata"] and decoded.values == {}
 
 
@@ -497,9 +526,12 @@ def test_block_id_for_field() -> None:
     view = built(state(category=Category.UTILITY, templates=[chosen], template=chosen))
     assert modal.block_id_for_field("body.2", view["blocks"]) == "var:body.2"
     # A variable the view does not show: its error goes on the template select.
-    assert modal.block_id_for_field("body.9", view["blocks"]) == modal.BLOCK_TEMPLATE
+    # A variable the view does not show: its error goes on the template select (its id follows the
+    # category).
+    assert modal.block_id_for_field("body.9", view["blocks"]) == modal.template_block_id(Category.UTILITY)
+    assert modal.block_id_for_field("template", view["blocks"]) == modal.template_block_id(Category.UTILITY)
     # Free text on a template screen: the nearest input that is there.
-    assert modal.block_id_for_field("free_text", view["blocks"]) == modal.BLOCK_TEMPLATE
+    assert modal.block_id_for_field("free_text", view["blocks"]) == modal.template_block_id(Category.UTILITY)
     service = built(state(category=Category.SERVICE, events=[]))
     assert modal.block_id_for_field("free_text", service["blocks"]) == modal.BLOCK_CATEGORY
     assert modal.block_id_for_field("template", service["blocks"]) == modal.BLOCK_CATEGORY
@@ -579,5 +611,21 @@ def test_any_state_builds_a_view_slack_accepts(
     screen.inputs.free_text = value
     view = built(screen)
     for text in mrkdwn_texts(view):
+        text = without_date_tokens(text)
         assert "<@" not in text and "<!" not in text
     assert read_inputs({"private_metadata": view["private_metadata"]}).idempotency_key == "idem-1"
+
+
+def test_a_media_header_gets_a_link_input_and_a_location_four() -> None:
+    image = template(name="foto", header_format="IMAGE", body="Olá {{1}}")
+    view = built(state(category=Category.UTILITY, templates=[image], template=image))
+    media = block(view, modal.media_block_id("header.media"))
+    assert media["label"]["text"] == "Imagem do cabeçalho (link https ou id da mídia)"
+    assert media["element"]["action_id"] == modal.ACTION_MEDIA
+    assert "🖼️ Imagem no cabeçalho" in all_text(view)
+    # The error of a missing link lands on its input.
+    assert modal.block_id_for_field("header.media", view["blocks"]) == "media:header.media"
+    place = template(name="loja", header_format="LOCATION", body="Venha!")
+    view = built(state(category=Category.UTILITY, templates=[place], template=place))
+    ids = [b for b in block_ids(view) if b.startswith("media:")]
+    assert ids == [f"media:header.location.{n}" for n in ("latitude", "longitude", "name", "address")]

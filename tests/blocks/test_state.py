@@ -109,12 +109,12 @@ def test_read_inputs_from_a_realistic_submission() -> None:
     chosen = rich_template()
     view = modal.build_modal(state(category=Category.UTILITY, templates=[chosen], template=chosen))
     values = {
-        modal.BLOCK_CONTACT: {modal.ACTION_CONTACT: text_input("+55 11 98888-7777")},
-        modal.BLOCK_CONTACT_SEARCH: {modal.ACTION_CONTACT_SEARCH: external(None)},
+        # The one contact field, still on the option it was drawn with (issue 10).
+        modal.BLOCK_CONTACT: {modal.ACTION_CONTACT_SEARCH: external("+5511988887777")},
         modal.BLOCK_TEAM: {modal.ACTION_TEAM: static("suporte", "Suporte")},
         modal.BLOCK_CHANNEL: {modal.ACTION_CHANNEL: static("sac", "SAC · Fortics")},
         modal.BLOCK_CATEGORY: {modal.ACTION_CATEGORY: static("utility", "Utilidade")},
-        modal.BLOCK_TEMPLATE: {modal.ACTION_TEMPLATE: static(chosen.key)},
+        modal.template_block_id(Category.UTILITY): {modal.ACTION_TEMPLATE: static(chosen.key)},
         "var:header.1": {"var_value": text_input("amanhã")},
         "var:body.1": {"var_value": text_input("Maria")},
         "var:body.2": {"var_value": text_input("amanhã")},

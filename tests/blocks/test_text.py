@@ -12,6 +12,7 @@ from bot.blocks.text import (
     charge_text,
     cut,
     escape_mrkdwn,
+    format_money,
     format_price,
     format_remaining,
     format_time,
@@ -58,13 +59,35 @@ def test_text_objects_are_capped_and_never_empty() -> None:
 
 
 def test_format_time_in_both_languages() -> None:
-    at = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
-    assert format_time(at, "pt-BR") == "25/11 14:30 UTC"
-    assert format_time(at, "en") == "Nov 25, 14:30 UTC"
-    # Always shown in UTC, whatever zone the datetime carries.
-    sao_paulo = at.astimezone(timezone(timedelta(hours=-3)))
-    assert format_time(sao_paulo, "pt-BR") == "25/11 14:30 UTC"
-    assert format_time(datetime(2026, 1, 5, 7, 5, tzinfo=UTC), "pt-BR") == "05/01 07:05 UTC"
+    # The fallback text is in the team's zone (default America/Sao_Paulo), never "UTC" (issue 10).
+    at = datetime(2026, 11, 25, 17, 40, tzinfo=UTC)
+    assert format_time(at, "pt-BR") == "25/11 14:40"
+    assert format_time(at, "en") == "Nov 25, 14:40"
+    assert format_time(at, "pt-BR", "UTC") == "25/11 17:40"
+    # Whatever zone the datetime carries, the same moment reads the same.
+    elsewhere = at.astimezone(timezone(timedelta(hours=5)))
+    assert format_time(elsewhere, "pt-BR") == "25/11 14:40"
+    assert format_time(datetime(2026, 1, 5, 7, 5, tzinfo=UTC), "pt-BR") == "05/01 04:05"
+
+
+def test_times_are_slack_date_tokens_with_a_local_fallback() -> None:
+    at = datetime(2026, 11, 25, 17, 40, tzinfo=UTC)
+    token = Texts("pt-BR").time(at)
+    assert token == f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|25/11 14:40>"
+    # md() does not escape the app's own token, but does escape user text beside it.
+    assert Texts("pt-BR").md("screen.time.closes", left="<x>", at=token).endswith(f"({token})")
+    assert "&lt;x&gt;" in Texts("pt-BR").md("screen.time.closes", left="<x>", at=token)
+    assert Texts("en").ago(at - timedelta(hours=3), at) == "3 h ago"
+
+
+def test_money_totals_have_two_decimals_and_grouping() -> None:
+    assert format_money(1234.5, "BRL", "pt-BR", total=True) == "R$ 1.234,50"
+    assert format_money(1.875, "USD", "pt-BR", total=True) == "US$ 1,88"
+    assert format_money(1234567.891, "USD", "en", total=True) == "US$1,234,567.89"
+    assert format_money(0.0068, "USD", "pt-BR") == "US$ 0,0068"
+    # A display conversion is always marked as an estimate.
+    assert Texts("pt-BR", display=("BRL", 5.4)).price(0.0068, "USD") == "≈ R$ 0,04"
+    assert Texts("pt-BR", display=("BRL", 5.4)).price(0.5, "BRL") == "R$ 0,50"
 
 
 def test_format_remaining() -> None:
@@ -88,9 +111,8 @@ def test_format_price() -> None:
 def test_charge_text() -> None:
     tx = Texts("pt-BR")
     assert charge_text(tx, Charge("free", "csw_open"), "55") == "Grátis · janela de atendimento aberta"
-    assert charge_text(tx, Charge("paid", "outside_windows", 0.0625, "USD"), "55") == (
-        "US$ 0,0625 (preço estimado para +55)"
-    )
+    # Where the price comes from is said once, in the screen's context line (issue 10).
+    assert charge_text(tx, Charge("paid", "outside_windows", 0.0625, "USD"), "55") == "US$ 0,0625"
     assert charge_text(tx, Charge("paid", "outside_windows", 0.0625, "USD"), "55", short=True) == "US$ 0,0625"
     assert (
         charge_text(tx, Charge("paid", "no_rate"), "999")
@@ -105,7 +127,7 @@ def test_charge_text() -> None:
     )
     assert charge_text(tx, Charge("free", ""), "55") == "Grátis"  # a stored charge has no reason
     assert charge_text(Texts("en"), Charge("paid", "service_billable", 0.0068, "USD"), "55") == (
-        "US$0.0068 (estimated price for +55) · free text billed as utility"
+        "US$0.0068 (utility rate)"  # short enough for a card; the source is said once (issue 10)
     )
 
 

@@ -195,6 +195,23 @@ def test_pricing_rules_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert f"pricing rules: {tmp_path / 'precos.yml'}" in lines
 
 
+def test_a_rate_card_file_is_read_as_the_app_will(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 10: the admin's rate card in their invoice currency (Meta's CSV export).
+    card = "  rate_card_file: brl.csv\n"
+    text = EXAMPLE.read_text().replace("  rules_file:\n", "  rules_file:\n" + card)
+    path = write(tmp_path, text)
+    header = "Market,Currency,Marketing,Utility,Authentication\n"
+    (tmp_path / "brl.csv").write_text(header + "Brazil,BRL,0.3,0.04,0.04\n")
+    code, lines = check(capsys, path)
+    assert code == 1
+    no_date = "no date: set pricing.rate_card_from (the day the card takes effect)"
+    assert f"{tmp_path / 'brl.csv'}: {no_date}" in lines
+    path = write(tmp_path, text.replace(card, card + "  rate_card_from: 2026-07-01\n"))
+    (tmp_path / "brl.csv").write_text(header + "Brazil,BRL,0.3,0.04,0.04\nOther,BRL,0.3,0.04,0.04\n")
+    code, lines = check(capsys, path)
+    assert code == 0, lines
+
+
 def test_other_commands_refuse_a_bad_config_with_its_problems(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -150,3 +150,41 @@ def test_preview_accepts_a_bsuid(
     out = capsys.readouterr().out
     assert code == 0
     assert "joana.silva" in out and BSUID in out
+
+
+def test_the_screen_says_up_front_that_authentication_cannot_go_to_a_bsuid(
+    rt: Any, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    post(rt, bsuid_only_inbound())
+    drain(rt)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    config = str(tmp_path / "contato.yml")
+    args = ["--config", config, "preview", "vendas", BSUID, "--at", "2026-03-02T12:00:00Z"]
+    warning = rt.catalog.t("screen.errors.authentication_to_bsuid")
+    assert main([*args, "--category", "authentication"]) == 0
+    assert warning[:60] in capsys.readouterr().out
+    assert main([*args, "--category", "utility"]) == 0
+    assert warning[:60] not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("channel, reachable", [("tw", False), ("vendas", True), ("gs", True)])
+def test_a_bsuid_is_sent_only_through_providers_that_address_it(
+    rt: Any, channel: str, reachable: bool
+) -> None:
+    """Twilio's API takes phone numbers only: the agent is told so (a field error on the contact),
+    where Meta-body providers put the BSUID in `recipient`."""
+    from bot.core.sending import Problem, SendRequest, validate
+
+    request = SendRequest(
+        idempotency_key="k",
+        agent_user_id="U1",
+        team_id="t",
+        channel_id=channel,
+        contact_e164=BSUID,
+        category=Category.SERVICE,
+        text="Oi!",
+    )
+    problems, _ = validate(rt, request, usergroup_members={}, now=rt.now())
+    unreachable = Problem("contact", "bsuid_not_reachable", {"bsp": "Twilio"})
+    assert (unreachable in problems) is not reachable
+    assert "Twilio" in rt.catalog.t("screen.errors.bsuid_not_reachable", bsp="Twilio")

@@ -164,6 +164,11 @@ def test_an_alert_before_the_window_closes_and_its_button_opens_the_screen(
         alert = alerts()[0]
         text = json.dumps(alert.args, ensure_ascii=False)
         assert "Sandbox" in text and "98888" in text
+        # Issue 10: the phone as people write it, the time as a Slack date token, never "UTC".
+        closes = NOW + timedelta(minutes=30)
+        assert "+55 11 98888-7777" in text and "Fecha em 30 min" in text
+        assert f"<!date^{int(closes.timestamp())}^{{date_short_pretty}} {{time}}|24/11 16:30>" in text
+        assert "UTC" not in text
         buttons = [
             element
             for block in alert.args["blocks"]
@@ -209,6 +214,9 @@ def test_app_home_shows_windows_closing_and_recent_sends(app: RunningApp) -> Non
     assert view["type"] == "home"
     text = json.dumps(view, ensure_ascii=False)
     assert "98888" in text and RESUME_ACTION_ID in text
+    closes = NOW + timedelta(hours=2)
+    assert f"<!date^{int(closes.timestamp())}^{{date_short_pretty}} {{time}}|24/11 18:00>" in text
+    assert "UTC" not in text
 
 
 def test_a_failed_status_says_why_in_plain_words(app: RunningApp) -> None:
@@ -242,3 +250,4 @@ def test_a_failed_status_says_why_in_plain_words(app: RunningApp) -> None:
     text = json.dumps(update.args, ensure_ascii=False)
     assert Catalog("pt-BR").t("bsp_errors.window_closed") in text
     assert "❌" in text
+    assert "sem custo (não entregue)" in text  # issue 10: a failed send costs nothing

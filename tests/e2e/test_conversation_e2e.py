@@ -22,6 +22,7 @@ from bot.bsp.sandbox.samples import inbound_payload
 from bot.cli import main
 from bot.i18n import Catalog
 from bot.rules.events import Category
+from bot.rules.media_headers import media_keys
 from bot.rules.templates import template_variables
 from bot.store.models import ConversationPost, OutboundMessage, SandboxSend
 from tests.blocks.limits import assert_message_within_limits
@@ -112,8 +113,10 @@ def send_template(app: RunningApp) -> SlackCall:
     app.slack.wait_for("views.open")
     app.slack.wait_for("views.update")  # the sandbox's templates landed
     cached = app.rt.templates.get("sandbox", revalidate=False).templates
+    # A utility template with text variables only (the sandbox also has one with a document header).
     template = sorted(
-        (t for t in cached if t.approved and t.category == Category.UTILITY), key=lambda t: t.name
+        (t for t in cached if t.approved and t.category == Category.UTILITY and not media_keys(t)),
+        key=lambda t: t.name,
     )[0]
     values = {
         modal.BLOCK_CATEGORY: selected("utility", modal.ACTION_CATEGORY),

@@ -130,17 +130,19 @@ def test_contato_opens_the_screen_then_sends_a_template(app: RunningApp) -> None
     )
     app.slack.wait_for("views.update", 2)
     view = app.last_view()
-    assert modal.BLOCK_TEMPLATE in block_ids(view)
+    # The template select's block id follows the category (issue 10).
+    template_block = modal.template_block_id(Category.UTILITY)
+    assert template_block in block_ids(view)
     template = pick_utility_template(app)
 
     # Choose a template: one input per variable.
     before = len(app.slack.of("views.update"))
     app.block_action(
         view,
-        select_action(modal.BLOCK_TEMPLATE, modal.ACTION_TEMPLATE, template.key),
+        select_action(template_block, modal.ACTION_TEMPLATE, template.key),
         values={
             modal.BLOCK_CATEGORY: selected("utility", modal.ACTION_CATEGORY),
-            modal.BLOCK_TEMPLATE: selected(template.key, modal.ACTION_TEMPLATE),
+            template_block: selected(template.key, modal.ACTION_TEMPLATE),
         },
     )
     app.slack.wait_for("views.update", before + 1)
@@ -152,7 +154,7 @@ def test_contato_opens_the_screen_then_sends_a_template(app: RunningApp) -> None
 
     chosen = {
         modal.BLOCK_CATEGORY: selected("utility", modal.ACTION_CATEGORY),
-        modal.BLOCK_TEMPLATE: selected(template.key, modal.ACTION_TEMPLATE),
+        template_block: selected(template.key, modal.ACTION_TEMPLATE),
     }
     # Submit with one variable missing: a field error on that variable, nothing sent.
     partial = dict(chosen)
@@ -338,7 +340,7 @@ def test_contact_search_offers_known_contacts(app: RunningApp) -> None:
             "type": "block_suggestion",
             "user": {"id": "UAGENT"},
             "action_id": modal.ACTION_CONTACT_SEARCH,
-            "block_id": modal.BLOCK_CONTACT_SEARCH,
+            "block_id": modal.BLOCK_CONTACT,
             "value": "mari",
             "view": {"id": "V1", "callback_id": modal.CALLBACK_ID},
         }
@@ -383,13 +385,12 @@ def test_a_price_that_changed_while_the_modal_was_open_is_shown_before_sending(
         (t for t in cached if t.approved and t.category == Category.MARKETING), key=lambda t: t.name
     )[0]
     view = app.last_view()
+    template_block = modal.template_block_id(Category.MARKETING)
     chosen = {
         modal.BLOCK_CATEGORY: selected("marketing", modal.ACTION_CATEGORY),
-        modal.BLOCK_TEMPLATE: selected(template.key, modal.ACTION_TEMPLATE),
+        template_block: selected(template.key, modal.ACTION_TEMPLATE),
     }
-    app.block_action(
-        view, select_action(modal.BLOCK_TEMPLATE, modal.ACTION_TEMPLATE, template.key), values=chosen
-    )
+    app.block_action(view, select_action(template_block, modal.ACTION_TEMPLATE, template.key), values=chosen)
     app.slack.wait_for("views.update", 3)
     view = app.last_view()
     assert json.loads(view["private_metadata"])["sc"].startswith("marketing:free")
@@ -442,7 +443,7 @@ def test_contact_search_is_capped_at_100_options(app: RunningApp) -> None:
             "type": "block_suggestion",
             "user": {"id": "UAGENT"},
             "action_id": modal.ACTION_CONTACT_SEARCH,
-            "block_id": modal.BLOCK_CONTACT_SEARCH,
+            "block_id": modal.BLOCK_CONTACT,
             "value": "maria",
             "view": {"id": "V1", "callback_id": modal.CALLBACK_ID},
         }

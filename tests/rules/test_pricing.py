@@ -491,3 +491,13 @@ def test_invalid_rule_file_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(RuleSetError) as caught:
         load_rule_set(path)
     assert str(caught.value).startswith(f"{path}: invalid pricing rule set: eras[1].rules:")
+
+
+def test_pmp_2026_the_reply_to_a_waiting_ad_lead_is_free(rules: RuleSet) -> None:
+    # Issue 10: that reply opens the 72 h free entry point, so it costs nothing itself; templates
+    # are unchanged (paid until the entry point is open).
+    lead = PMP_2026 - timedelta(hours=3)
+    w = compute_windows([CustomerMessage("ad", lead, from_ad=True)], PMP_2026)
+    assert w.ctwa.pending_until is not None and not w.ctwa.open
+    assert charge_for(Category.SERVICE, w, PMP_2026, "55", rules) == Charge("free", "ctwa_reply")
+    assert charge_for(Category.MARKETING, w, PMP_2026, "55", rules).charge == "paid"

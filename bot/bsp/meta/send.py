@@ -11,6 +11,7 @@ from bot.bsp import http as bsp_http
 from bot.bsp.base import BspError, SendResult, TemplateSend
 from bot.bsp.meta.shape import _opt_str
 from bot.rules.bsuid import is_bsuid
+from bot.rules.media_headers import header_parameter
 from bot.rules.templates import code_button_index, is_authentication, template_variables
 
 
@@ -32,7 +33,8 @@ def _text_param(name: str, value: str, named: bool) -> dict[str, str]:
 def build_template_body(to: str, send: TemplateSend) -> dict[str, Any]:
     """Meta's JSON body for a template send (whatsapp.md §3).
 
-    Header text and body parameters in template order (named ones carry `parameter_name`); a URL
+    A media header's link or id (IMAGE, VIDEO, DOCUMENT) or a LOCATION as the header parameter;
+    header text and body parameters in template order (named ones carry `parameter_name`); a URL
     button's suffix as a `button` component (`sub_type: url`, its index); a coupon COPY_CODE as
     `coupon_code`. An authentication template sends its code twice: as the body parameter and to
     its code button (`sub_type: url`, `index` of that button), as Meta requires.
@@ -57,6 +59,10 @@ def build_template_body(to: str, send: TemplateSend) -> dict[str, Any]:
             )
     else:
         variables = template_variables(template)
+        media = header_parameter(template, dict(values))
+        if media is not None:
+            # Meta refuses a media or location header sent without its parameter.
+            components.append({"type": "header", "parameters": [media]})
         for component in ("header", "body"):
             params = [
                 _text_param(v.name, values.get(v.key, ""), named)
@@ -131,6 +137,8 @@ class MetaMessageSender:
     Gupshup v3): a provider says where (`_messages_url`), with which headers and how its error
     responses read (`_response_error`, from `bot.bsp.adapter.Adapter`); templates and free text
     are built here once."""
+
+    reaches_bsuid = True  # Meta's body takes `recipient` for a BSUID (bot.bsp.base.ReachesBsuid)
 
     http: httpx.AsyncClient
 

@@ -22,6 +22,39 @@ def _button(node: Mapping[str, Any]) -> TemplateButton:
     )
 
 
+def _examples(component: Mapping[str, Any], part: str) -> list[tuple[str, str]]:
+    """Meta's example values of a HEADER or BODY component, keyed like the variables."""
+    example = component.get("example")
+    if not isinstance(example, Mapping):
+        return []
+    found: list[tuple[str, str]] = []
+    positional = example.get(f"{part}_text")
+    rows = positional[0] if part == "body" and isinstance(positional, list) and positional else positional
+    if isinstance(rows, list):
+        found += [
+            (f"{part}.{i}", str(v)) for i, v in enumerate(rows, start=1) if isinstance(v, str | int | float)
+        ]
+    for named in example.get(f"{part}_text_named_params") or []:
+        if (
+            isinstance(named, Mapping)
+            and _opt_str(named.get("param_name"))
+            and named.get("example") is not None
+        ):
+            found.append((f"{part}.{named['param_name']}", str(named["example"])))
+    return found
+
+
+def _button_example(node: Mapping[str, Any]) -> str | None:
+    """The part of a URL button's example that fills its {{1}} (Meta gives the whole URL)."""
+    example = node.get("example")
+    value = example[0] if isinstance(example, list) and example else None
+    url = _opt_str(node.get("url")) or ""
+    if not isinstance(value, str):
+        return None
+    prefix = url.split("{{", 1)[0]
+    return value[len(prefix) :] if prefix and value.startswith(prefix) else value
+
+
 def parse_graph_template(item: Any) -> Template:
     """One template item (Graph `message_templates`, 360dialog `waba_templates`) as a Template.
 
@@ -37,6 +70,7 @@ def parse_graph_template(item: Any) -> Template:
     header_format = header_text = footer_text = None
     body_text = ""
     buttons: list[TemplateButton] = []
+    examples: list[tuple[str, str]] = []
     for component in item.get("components") or []:
         if not isinstance(component, Mapping):
             continue
@@ -44,12 +78,20 @@ def parse_graph_template(item: Any) -> Template:
         if kind == "HEADER":
             header_text = _opt_str(component.get("text"))
             header_format = (_opt_str(component.get("format")) or "TEXT").upper()
+            examples += _examples(component, "header")
         elif kind == "BODY":
             body_text = _opt_str(component.get("text")) or ""
+            examples += _examples(component, "body")
         elif kind == "FOOTER":
             footer_text = _opt_str(component.get("text"))
         elif kind == "BUTTONS":
-            buttons += [_button(b) for b in component.get("buttons") or [] if isinstance(b, Mapping)]
+            for node in component.get("buttons") or []:
+                if not isinstance(node, Mapping):
+                    continue
+                example = _button_example(node)
+                if example:
+                    examples.append((f"button.{len(buttons)}", example))
+                buttons.append(_button(node))
     raw_category = _opt_str(item.get("category")) or ""
     return Template(
         name=name,
@@ -65,6 +107,7 @@ def parse_graph_template(item: Any) -> Template:
         buttons=tuple(buttons),
         provider_ref=_opt_str(item.get("id")),
         namespace=_opt_str(item.get("namespace")),
+        examples=tuple(examples),
     )
 
 

@@ -37,6 +37,7 @@ class SandboxProvider(Adapter[SandboxChannel]):
     """A Provider that never leaves the machine (see the module docstring)."""
 
     session_data = SessionData.FULL
+    reaches_bsuid = True  # it records Meta's body, `recipient` included (bot.bsp.base.ReachesBsuid)
 
     def __init__(
         self, channel: SandboxChannel, http: httpx.AsyncClient | None, clock: Clock, store: Store | None

@@ -35,6 +35,8 @@ def sample_templates() -> list[Template]:
                 TemplateButton(type="QUICK_REPLY", text="Falar com atendente"),
             ),
             provider_ref="sandbox-1",
+            # Meta's example values, as a real listing carries them (the inputs' placeholders).
+            examples=(("header.1", "#4821"), ("body.1", "Maria"), ("body.2", "#4821")),
         ),
         Template(
             name="entrega_hoje",
@@ -50,6 +52,18 @@ def sample_templates() -> list[Template]:
                 ),
             ),
             provider_ref="sandbox-2",
+            examples=(("body.nome", "João"), ("body.pedido", "#4821"), ("button.0", "4821")),
+        ),
+        Template(
+            name="boleto_disponivel",
+            language=LANGUAGE,
+            category=Category.UTILITY,
+            status="APPROVED",
+            raw_category="UTILITY",
+            header_format="DOCUMENT",  # the send must carry the document (a link or media id)
+            body_text="Olá {{1}}, o boleto do seu pedido está no anexo.",
+            provider_ref="sandbox-7",
+            examples=(("body.1", "Maria"),),
         ),
         Template(
             name="promocao_semana",

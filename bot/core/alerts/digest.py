@@ -111,7 +111,7 @@ async def post_channel(
     claims = sorted(claims, key=lambda c: (items[c.id].expires_at, c.id))
     chunks = [claims[i : i + DIGEST_MAX_ITEMS] for i in range(0, len(claims), DIGEST_MAX_ITEMS)]
     for index, chunk in enumerate(chunks):
-        text, blocks = alert_digest(rt.config.language, [items[c.id] for c in chunk], now)
+        text, blocks = alert_digest(rt.config.language, [items[c.id] for c in chunk], now, rt.config.timezone)
         try:
             response = await client.chat_postMessage(
                 channel=slack_channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
@@ -144,9 +144,7 @@ async def post_channel(
                 )
             return
         ts = response.get("ts") if hasattr(response, "get") else None
-        await asyncio.to_thread(
-            _in_session, rt, alert_claims.mark_posted, [c.id for c in chunk], ts, now
-        )
+        await asyncio.to_thread(_in_session, rt, alert_claims.mark_posted, [c.id for c in chunk], ts, now)
         result.posted += len(chunk)
         result.messages += 1
         for c in chunk:
