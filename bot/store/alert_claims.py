@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.store.db import dialect_insert
+from bot.store.db import dialect_insert, lease_due_rows
 from bot.store.models import AlertClaim
 
 _CLAIM_KEY = ["channel_id", "contact_id", "kind", "expires_at", "slack_channel"]
@@ -61,24 +61,30 @@ def lease_claims(
     no retry scheduled later than `now`). The caller commits before posting."""
     table = _table()
     c = table.c
-    turn = and_(
-        c.posted_at.is_(None),
-        or_(c.lease_until.is_(None), c.lease_until < now),
-        or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
-    )
-    candidates = select(c.id).where(turn).order_by(c.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    stmt = (
-        update(table)
-        # `turn` again: on PostgreSQL a row another instance leased meanwhile is re-checked here.
-        .where(c.id.in_(candidates.scalar_subquery()), turn)
-        .values(lease_until=lease_until, claimed_by=instance_id)
-        .returning(
+    rows = lease_due_rows(
+        session,
+        table,
+        now,
+        lease_until,
+        instance_id,
+        limit,
+        returning=(
             c.id, c.channel_id, c.contact_id, c.kind, c.expires_at, c.slack_channel, c.attempts, c.claimed_at
-        )
+        ),
     )
-    return [LeasedClaim(*row) for row in session.execute(stmt).all()]
+    return [
+        LeasedClaim(
+            id=row.id,
+            channel_id=row.channel_id,
+            contact_id=row.contact_id,
+            kind=row.kind,
+            expires_at=row.expires_at,
+            slack_channel=row.slack_channel,
+            attempts=row.attempts,
+            claimed_at=row.claimed_at,
+        )
+        for row in rows
+    ]
 
 
 def mark_posted(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.store.db import dialect_insert
+from bot.store.db import dialect_insert, lease_due_rows
 from bot.store.models import ConversationPost, OutboundMessage, ThreadReply
 
 
@@ -98,22 +98,10 @@ def lease_posts(
     out; no retry scheduled later). The caller commits before posting."""
     table = _posts()
     c = table.c
-    turn = and_(
-        c.posted_at.is_(None),
-        c.due_at <= now,
-        or_(c.lease_until.is_(None), c.lease_until < now),
-        or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+    rows = lease_due_rows(
+        session, table, now, lease_until, instance_id, limit, also_due=(c.due_at <= now,), returning=(c.id,)
     )
-    candidates = select(c.id).where(turn).order_by(c.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    stmt = (
-        update(table)
-        .where(c.id.in_(candidates.scalar_subquery()), turn)
-        .values(lease_until=lease_until, claimed_by=instance_id)
-        .returning(c.id)
-    )
-    ids = [row.id for row in session.execute(stmt).all()]
+    ids = [row.id for row in rows]
     if not ids:
         return []
     return list(

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Row,
+    Table,
+    and_,
+    create_engine,
+    event,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -169,3 +182,38 @@ def dialect_insert(session: Session, table: Any) -> Any:
     if name == "sqlite":
         return sqlite.insert(table)
     raise RuntimeError(f"unsupported database dialect {name!r}")
+
+
+def lease_due_rows(
+    session: Session,
+    table: Table,
+    now: datetime,
+    lease_until: datetime,
+    instance_id: str,
+    limit: int,
+    *,
+    also_due: Sequence[ColumnElement[bool]] = (),
+    returning: Sequence[Any],
+) -> Sequence[Row[Any]]:
+    """The work-queue lease shared by alert claims and thread posts: up to `limit` rows not posted
+    yet whose turn has come (not leased, or the lease ran out; no retry scheduled later than
+    `now`; and `also_due`), leased to `instance_id` until `lease_until`. On PostgreSQL rows another
+    instance holds are skipped (SKIP LOCKED). The caller commits before doing the work."""
+    c = table.c
+    turn = and_(
+        c.posted_at.is_(None),
+        *also_due,
+        or_(c.lease_until.is_(None), c.lease_until < now),
+        or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+    )
+    candidates = select(c.id).where(turn).order_by(c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    stmt = (
+        update(table)
+        # `turn` again: on PostgreSQL a row another instance leased meanwhile is re-checked here.
+        .where(c.id.in_(candidates.scalar_subquery()), turn)
+        .values(lease_until=lease_until, claimed_by=instance_id)
+        .returning(*returning)
+    )
+    return session.execute(stmt).all()
