@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 from bot import logs
 from bot.cli import main
 from tests.e2e.fake_slack import free_port
+from tests.serve_process import checkout_env, wait_until_serving
 
 PHONE = "5511988887777"
 TOKEN = "xoxb-1111-2222-never-logged"
@@ -281,18 +281,18 @@ def test_serve_prints_only_json_lines_without_secrets_phones_or_scheduler_noise(
     config = tmp_path / "contato.yml"
     config.write_text(CONFIG)
     port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-        "LOGTEST_D360_KEY": D360_KEY,
-        "LOGTEST_D360_HOOK": D360_HOOK,
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "debug",
-    }
+    env = checkout_env(
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "LOGTEST_D360_KEY": D360_KEY,
+            "LOGTEST_D360_HOOK": D360_HOOK,
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "debug",
+        }
+    )
     env.pop("DATABASE_URL", None)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this tree
     process = subprocess.Popen(
         [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--config", str(config)],
         cwd=tmp_path,
@@ -301,15 +301,7 @@ def test_serve_prints_only_json_lines_without_secrets_phones_or_scheduler_noise(
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-                assert time.monotonic() < deadline, "serve did not answer in 30 s"
-                time.sleep(0.2)
+        wait_until_serving(port, process)
         refused = httpx.post(
             f"http://127.0.0.1:{port}/webhooks/d360",
             headers={"X-Webhook-Secret": "wrong", "X-Request-ID": "req-logs-1"},

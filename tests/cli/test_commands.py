@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +16,7 @@ from bot.cli import main
 from tests.blocks.limits import assert_view_within_limits
 from tests.conftest import WHATSAPP_FIXTURES
 from tests.e2e.fake_slack import free_port
+from tests.serve_process import checkout_env, contato_bot, wait_until_serving
 
 ROOT = Path(__file__).parents[2]
 
@@ -160,34 +158,20 @@ def test_the_readme_run_command_serves_on_the_example_config(tmp_path: Path) -> 
     """`contato-bot --config contato.example.yml serve`, as the README says, answers /healthz."""
     shutil.copy(ROOT / "contato.example.yml", tmp_path / "contato.example.yml")
     port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "secret",
-        # This checkout's code, not whatever checkout the `contato-bot` script was installed from.
-        "PYTHONPATH": str(Path(__file__).parents[1]),
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-    }
+    env = checkout_env(
+        {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret", "SLACK_API_URL": "http://127.0.0.1:9/api/"}
+    )
     env.pop("DATABASE_URL", None)
-    script = Path(sys.executable).parent / "contato-bot"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
     process = subprocess.Popen(
-        [*command, "--config", "contato.example.yml", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*contato_bot(), "--config", "contato.example.yml", "serve"]
+        + ["--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-                assert time.monotonic() < deadline, "serve did not answer in 30 s"
-                time.sleep(0.2)
+        response = wait_until_serving(port, process)
         assert response.json() == {"ok": True}
         assert (tmp_path / "contato.db").exists()  # the embedded default: SQLite beside the config
         unsigned = httpx.post(f"http://127.0.0.1:{port}/slack/events", data={"command": "/contato"})

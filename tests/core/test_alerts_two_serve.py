@@ -4,19 +4,16 @@ every alert is posted exactly once (issue 4). The processes talk to one fake Sla
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import httpx
 
 from bot.bsp.base import InboundMessage
 from bot.core.ingest import ingest_events
 from bot.store.db import Store
 from tests.e2e.fake_slack import FakeSlack, free_port
+from tests.serve_process import checkout_env, contato_bot, wait_until_serving
 
 CONFIG = """
 alerts:
@@ -67,21 +64,18 @@ def test_two_serve_processes_post_each_alert_once(tmp_path: Path, pg_url: str) -
 
     slack = FakeSlack().start()
     ports = [free_port(), free_port()]
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-two",
-        "SLACK_SIGNING_SECRET": "secret",
-        # This checkout's code, not whatever checkout the `contato-bot` script was installed from.
-        "PYTHONPATH": str(Path(__file__).parents[1]),
-        "SLACK_API_URL": slack.url,
-        "DATABASE_URL": pg_url,
-        "LOG_LEVEL": "WARNING",
-    }
-    script = Path(sys.executable).parent / "contato-bot"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    env = checkout_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-two",
+            "SLACK_SIGNING_SECRET": "secret",
+            "SLACK_API_URL": slack.url,
+            "DATABASE_URL": pg_url,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     processes = [
         subprocess.Popen(
-            [*command, "--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*contato_bot(), "--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -90,15 +84,7 @@ def test_two_serve_processes_post_each_alert_once(tmp_path: Path, pg_url: str) -
     ]
     try:
         for port, process in zip(ports, processes, strict=True):
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-                    assert time.monotonic() < deadline, "serve did not start"
-                    time.sleep(0.2)
+            wait_until_serving(port, process)
         deadline = time.monotonic() + 60
         while len(alerted_contacts(slack)) < WINDOWS and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -5,9 +5,7 @@ exactly once (issue 11). The processes talk to one fake Slack Web API."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ from bot.bsp.sandbox.samples import inbound_payload
 from bot.store import contacts, outbound
 from bot.store.db import Store
 from tests.e2e.fake_slack import FakeSlack, free_port
+from tests.serve_process import checkout_env, contato_bot, wait_until_serving
 
 CONFIG = """
 conversation:
@@ -76,22 +75,20 @@ def test_two_serve_processes_post_each_customer_message_once(tmp_path: Path, pg_
 
     slack = FakeSlack().start()
     ports = [free_port(), free_port()]
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-two",
-        "SLACK_SIGNING_SECRET": "secret",
-        "SLACK_API_URL": slack.url,
-        "DATABASE_URL": pg_url,
-        "LOG_LEVEL": "WARNING",
-        "TWO_SERVE_SECRET": "s3cret",
-    }
-    # `python -m` from the repository root runs this checkout's code, whatever is installed.
-    command = [sys.executable, "-m", "bot.cli"]
+    env = checkout_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-two",
+            "SLACK_SIGNING_SECRET": "secret",
+            "SLACK_API_URL": slack.url,
+            "DATABASE_URL": pg_url,
+            "LOG_LEVEL": "WARNING",
+            "TWO_SERVE_SECRET": "s3cret",
+        }
+    )
     processes = [
         subprocess.Popen(
-            [*command, "--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*contato_bot(), "--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
-            cwd=Path(__file__).parents[2],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -99,15 +96,7 @@ def test_two_serve_processes_post_each_customer_message_once(tmp_path: Path, pg_
     ]
     try:
         for port, process in zip(ports, processes, strict=True):
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-                    assert time.monotonic() < deadline, "serve did not start"
-                    time.sleep(0.2)
+            wait_until_serving(port, process)
         bodies = []
         for i in range(MESSAGES):
             body = inbound_payload("+55 11 4000-0000", CUSTOMER.lstrip("+"), f"mensagem-{i}", now, ctwa=False)
