@@ -24,6 +24,11 @@ _CURRENCY_SYMBOLS = {"USD": "US$", "BRL": "R$", "EUR": "€", "GBP": "£"}
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
+def currency_symbol(code: str) -> str:
+    """How people write the currency ("US$", "R$"); an unknown one as its ISO code."""
+    return _CURRENCY_SYMBOLS.get(code.upper(), code.upper())
+
+
 def escape_mrkdwn(s: str) -> str:
     """Escape `&`, `<`, `>` so user text never renders as a mention, link or channel."""
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

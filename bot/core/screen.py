@@ -15,6 +15,7 @@ from datetime import datetime
 import phonenumbers
 
 from bot.blocks.state import Option, ScreenInputs, ScreenState
+from bot.blocks.text import currency_symbol
 from bot.bsp import registry
 from bot.config import ChannelConfig, TeamConfig
 from bot.core.sending import session_data_of
@@ -190,7 +191,7 @@ def price_source(rt: Runtime, e164: str, at: datetime, model: str | None) -> dic
         code = phones.calling_code(e164)
     except phones.InvalidPhone:
         code = "?"
-    currency = display_currency_name(card.currency)
+    currency = currency_symbol(card.currency)
     return {
         "code": code,
         "currency": currency,
@@ -206,9 +207,6 @@ def display_of(rt: Runtime) -> tuple[str, float] | None:
         return pricing_config.display_currency.upper(), pricing_config.exchange_rate
     return None
 
-
-def display_currency_name(code: str) -> str:
-    return {"USD": "US$", "BRL": "R$"}.get(code.upper(), code.upper())
 
 
 def charge_signature(category: Category, charge: Charge) -> str:
