@@ -347,7 +347,7 @@ def wait_healthy(
     raise SystemExit(f"{base_url} did not become healthy in {timeout} s")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[Any]) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=15)
