@@ -414,7 +414,7 @@ def emit(name: str, result: dict[str, Any], app: App, *, tag: str = "", out: str
         "benchmark": name,
         "date": STARTED.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "commit": f"{measured['commit']}{'-dirty' if measured['dirty'] else ''}",
+        "commit": f"{measured['commit'] or 'unknown'}{'-dirty' if measured['dirty'] else ''}",
         "app": measured,
         "bench": git_state(ROOT),
         "command": shlex.join(["python", "-m", module, *sys.argv[1:]]),

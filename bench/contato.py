@@ -59,7 +59,7 @@ class TimedSlack(FakeSlack):
             if "json" in request.headers.get("content-type", ""):
                 trigger = json.loads(raw or b"{}").get("trigger_id")
             else:
-                trigger = (parse_qs(raw.decode()).get("trigger_id") or [None])[0]
+                trigger = (parse_qs(raw.decode()).get("trigger_id") or [""])[0]
             with self.opened:
                 self.open_times[str(trigger)] = arrived
                 self.opened.notify_all()

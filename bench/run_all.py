@@ -134,6 +134,8 @@ def rows(rounds: dict[str, Path], bench: str) -> list[tuple[str, Run, dict[str, 
 
 
 def table(header: list[str], lines: list[list[str]]) -> str:
+    if not lines:
+        return "(no results)"
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(line) + " |" for line in lines]
     return "\n".join(out)
