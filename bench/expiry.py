@@ -1,13 +1,14 @@
 """#3 Expiry scan: time to find and claim the due windows among N open ones.
 
-`python -m bench.expiry [--db sqlite|postgres] [--windows 1000000] [--contacts 100000]`
+`python -m bench.expiry [--db sqlite|postgres] [--windows 1000000] [--contacts 100000] [--app-root PATH]`
 
 Windows expire evenly over the next 24 h. The first scan (a full sweep) claims the backlog
 (everything due within the 60-min lead); then the clock moves 30 s per scan (the default scan
 interval) and each scan reads only the slice that became due since the previous one, as the
 scheduler's `ScanCursor` does; the periodic full sweep is timed separately.
 Timed: `bot.core.alerts.claim_due` in its own transaction (commit included), the same function the
-scheduler runs. Also prints the query plan of the due-window query.
+scheduler runs (with `--app-root`, the one of that checkout: the bench re-runs itself with it).
+Also prints the query plan of the due-window query.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.common import WORK, database_url, emit, summary_ms, write_config
+from bench.common import WORK, add_app_args, database_url, emit, select_app, summary_ms, write_config
 from bench.seed import NOW, seed
 from bot.config import load_config
 from bot.core.alerts import KINDS, claim_due
@@ -50,7 +51,9 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=1_000_000)
     parser.add_argument("--scans", type=int, default=40)
     parser.add_argument("--reuse", action="store_true", help="reuse the database of a previous run")
+    add_app_args(parser, workers=False)
     args = parser.parse_args()
+    app = select_app(args)
 
     url = database_url(args.db, "expiry", fresh=not args.reuse)
     seeded = {} if args.reuse else seed(url, contacts=args.contacts, windows=args.windows)
@@ -92,8 +95,6 @@ def main() -> None:
         "expiry",
         {
             "db": args.db,
-            "date": "2026-11-25",
-            "command": f"python -m bench.expiry --db {args.db} --windows {args.windows}",
             "seed": seeded,
             "open_windows": open_windows,
             "first_scan_backlog": {"ms": round(backlog_s * 1000, 1), "claimed": backlog_new},
@@ -104,6 +105,8 @@ def main() -> None:
             "goal_met": stats["p99_ms"] <= 20,
             "query_plan": plan,
         },
+        app,
+        out=args.out,
     )
 
 

@@ -1,6 +1,6 @@
 """#5 Several instances on PostgreSQL behind one address: throughput, alerts exactly once, nothing lost.
 
-`python -m bench.instances [--instances 1 2] [--posts 4000] [--due 2000]`
+`python -m bench.instances [--instances 1 2] [--posts 4000] [--due 2000] [--app-root PATH]`
 
 For each instance count: a fresh PostgreSQL database (N contacts, `--due` windows expiring within
 the alert lead, scan every 5 s), that many `serve` processes sharing one listening socket
@@ -23,9 +23,21 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.common import WORK, database_url, emit, serve_env, stop, wait_healthy, write_config
+from bench.common import (
+    WORK,
+    App,
+    add_app_args,
+    bench_path,
+    database_url,
+    emit,
+    select_app,
+    serve_env,
+    stop,
+    wait_healthy,
+    write_config,
+)
 from bench.seed import seed
-from bench.webhooks import count_stored, load, traffic, wait_drained
+from bench.webhooks import count_stored, load, sustained, traffic, wait_drained
 from bot.blocks.alerts import RESUME_ACTION_ID
 from bot.store.db import Store
 from bot.store.models import AlertClaim
@@ -43,7 +55,7 @@ def buttons(node: Any) -> list[str]:
 
 
 def run(
-    instances: int, args: argparse.Namespace, bodies: list[bytes], sent: dict[str, int]
+    app: App, instances: int, args: argparse.Namespace, bodies: list[bytes], sent: dict[str, int]
 ) -> dict[str, Any]:
     url = database_url("postgres", f"instances{instances}")
     start = datetime.now(UTC) + timedelta(seconds=20)
@@ -58,10 +70,12 @@ def run(
     listener.listen(1024)
     listener.set_inheritable(True)
     port = listener.getsockname()[1]
+    python_path, cwd = bench_path(app.root)  # bench.serve_shared builds the measured app
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "bench.serve_shared", str(config), str(listener.fileno())],
-            env=serve_env(url, slack.url),
+            env={**serve_env(url, slack.url), "PYTHONPATH": python_path},
+            cwd=cwd,
             pass_fds=(listener.fileno(),),
             stdout=subprocess.DEVNULL,
             stderr=open(WORK / f"instance-{instances}-{i}.log", "wb"),  # noqa: SIM115
@@ -73,9 +87,11 @@ def run(
         for proc in procs:
             wait_healthy(f"http://127.0.0.1:{port}", proc)
         time.sleep(2)
-        app = asyncio.run(load(f"http://127.0.0.1:{port}", bodies, args.concurrency))
-        drained_at = wait_drained(store, app["codes"].get(200, 0))
-        sustained = drained_at - app.pop("_started")
+        accepting = asyncio.run(load(f"http://127.0.0.1:{port}", bodies, args.concurrency))
+        accepting.pop("_started")
+        started_wall = accepting.pop("_started_wall")
+        wait_drained(store, accepting["codes"].get(200, 0))
+        ingestion = sustained(store, sent["events"], started_wall, time.time())
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:  # the last due window expires 30 min - lead later: all due now
             with store.session() as session:
@@ -103,8 +119,9 @@ def run(
     return {
         "instances": instances,
         "seed": seeded,
-        "accepting": app,
-        "sustained_events_per_s": round(sent["events"] / sustained, 1),
+        "accepting": accepting,
+        "ingestion": ingestion,
+        "sustained_events_per_s": ingestion["events_per_s"],
         "stored": stored,
         "lost": {
             "deliveries": sent["posts"] - stored["webhook_deliveries"],
@@ -130,20 +147,12 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=48)
     parser.add_argument("--due", type=int, default=2000)
+    add_app_args(parser, workers=False)
     args = parser.parse_args()
+    app = select_app(args)
     bodies, sent = traffic(args.posts, args.contacts)
-    runs = [run(n, args, bodies, sent) for n in args.instances]
-    emit(
-        "instances",
-        {
-            "db": "postgres",
-            "date": "2026-11-25",
-            "command": f"python -m bench.instances --instances {' '.join(map(str, args.instances))} "
-            f"--posts {args.posts} --due {args.due}",
-            "sent": sent,
-            "runs": runs,
-        },
-    )
+    runs = [run(app, n, args, bodies, sent) for n in args.instances]
+    emit("instances", {"db": "postgres", "sent": sent, "runs": runs}, app, out=args.out)
 
 
 if __name__ == "__main__":

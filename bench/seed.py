@@ -1,8 +1,11 @@
 """Fill a benchmark database fast: contacts, customer_events, windows and a template cache row.
 
-`python -m bench.seed --db sqlite|postgres --contacts N --events M --windows W --templates T`
+`python -m bench.seed --db sqlite|postgres --contacts N --events M --windows W --templates T
+[--app-root PATH]`
 
-Bulk inserts below the ORM (executemany on SQLite, COPY on PostgreSQL), rows shaped exactly as
+The schema is the measured app's: `Store.migrate` of the `bot` this process imports, which is the
+`--app-root` checkout's (bench.common.select_app re-runs the benchmark with it). Bulk inserts
+below the ORM (executemany on SQLite, COPY on PostgreSQL), rows shaped exactly as
 bot/store/models.py writes them (naive UTC timestamps; SQLite's SQLAlchemy text format).
 """
 
@@ -13,9 +16,10 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from bench.common import WINDOW_CHANNELS, database_url
+from bench.common import WINDOW_CHANNELS, add_app_args, database_url, select_app
 from bot.core.template_cache import template_to_json
 from bot.rules.events import Category
 from bot.rules.templates import Template, TemplateButton
@@ -203,12 +207,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--windows", type=int, default=0)
     parser.add_argument("--templates", type=int, default=0)
+    add_app_args(parser, workers=False)
     args = parser.parse_args()
+    select_app(args)
     url = database_url(args.db, args.name)
     result = seed(
         url, contacts=args.contacts, events=args.events, windows=args.windows, templates=args.templates
     )
-    print(json.dumps({"db": args.db, "url": url, **result}))
+    out = json.dumps({"db": args.db, "url": url, **result})
+    print(out)
+    if args.out:
+        Path(args.out).write_text(out)
 
 
 if __name__ == "__main__":
