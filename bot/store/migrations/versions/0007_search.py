@@ -65,7 +65,7 @@ def _postgresql(bind: Connection) -> None:
         with bind.begin_nested():  # a failed statement must not abort the migration's transaction
             bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
             bind.exec_driver_sql(
-                f"CREATE INDEX {TRGM_INDEX} ON contacts USING gin (name_search gin_trgm_ops) "
+                f"CREATE INDEX IF NOT EXISTS {TRGM_INDEX} ON contacts USING gin (name_search gin_trgm_ops) "
                 "WITH (fastupdate = off)"  # no pending list: see bot/store/models.py
             )
     except DBAPIError as exc:
