@@ -91,6 +91,13 @@ def test_the_screen_a_send_a_thread_reply_and_app_home_read_the_database_off_the
         values={modal.BLOCK_CATEGORY: selected("utility", modal.ACTION_CATEGORY)},
     )
     app.slack.wait_for("views.update", 2)
+    # "Atualizar modelos": the list asked for again, then the view redrawn.
+    app.block_action(
+        app.last_view(),
+        {"type": "button", "action_id": modal.ACTION_REFRESH_TEMPLATES, "block_id": "refresh"},
+        values={modal.BLOCK_CATEGORY: selected("utility", modal.ACTION_CATEGORY)},
+    )
+    app.slack.wait_for("views.update", 3)
 
     # A submit with a field error, then a free-text send and its confirmation.
     refused = app.submit(view, {modal.BLOCK_CATEGORY: selected("utility", modal.ACTION_CATEGORY)})

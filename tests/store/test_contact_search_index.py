@@ -194,3 +194,21 @@ def test_without_rights_to_create_pg_trgm_the_migration_succeeds_and_the_search_
         with Store.from_url(pg_url.rsplit("/", 1)[0] + "/test").engine.connect() as connection:
             connection.exec_driver_sql(f"DROP ROLE {role}")
             connection.commit()
+
+
+def test_a_sqlite_without_the_fts_table_still_searches(sqlite_url: str) -> None:
+    """What a SQLite without FTS5 trigrams (older than 3.34) is left with: the scan, same answers."""
+    store = Store.from_url(sqlite_url)
+    try:
+        store.migrate()
+        with store.engine.connect() as connection:
+            for trigger in ("ai", "ad", "au"):
+                connection.exec_driver_sql(f"DROP TRIGGER {NAME_SEARCH_FTS}_{trigger}")
+            connection.exec_driver_sql(f"DROP TABLE {NAME_SEARCH_FTS}")
+            connection.commit()
+        bulk_contacts(store, 50)
+        assert "SCAN contacts" in substring_plan(store, "ente 42", limit=2)
+        assert names(store, "ente 42") == ["Cliente 42"]
+        assert names(store, "Cliente 4", limit=3) == ["Cliente 4", "Cliente 40", "Cliente 41"]
+    finally:
+        store.dispose()
