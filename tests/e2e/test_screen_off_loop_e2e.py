@@ -24,7 +24,15 @@ from bot.blocks import modal
 from bot.blocks.state import ScreenInputs, encode_metadata
 from bot.store.db import Store
 from tests.e2e.harness import RunningApp, running_app, select_action, selected, typed, write_config
-from tests.e2e.test_screen_e2e import CONFIG, NOW, Clock, customer_writes, sends, wait_until
+from tests.e2e.test_screen_e2e import (
+    CONFIG,
+    NOW,
+    Clock,
+    confirmation_recorded,
+    customer_writes,
+    sends,
+    wait_until,
+)
 
 
 class SessionWatch:
@@ -113,6 +121,7 @@ def test_the_screen_a_send_a_thread_reply_and_app_home_read_the_database_off_the
     confirmation = app.slack.wait_for("chat.postMessage")[0]
     assert confirmation.response is not None
     wait_until(lambda: len(sends(app)) == 1)
+    wait_until(lambda: confirmation_recorded(app))  # the thread is known before the agent answers in it
 
     # The agent answers in the confirmation's thread: sent as free text.
     reply = {
