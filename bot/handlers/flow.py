@@ -50,9 +50,7 @@ class HandlerContext:
         notice_params: Mapping[str, str] | None = None,
     ) -> ScreenState:
         teams = await self.teams_of(client, user_id)
-        # The database work runs off the event loop. A template refresh cannot start from that
-        # worker thread (it needs the loop), so the list is asked for again here, which starts
-        # the refresh a missing or stale list needs.
+        # All the database work (the template cache's first read included) runs off the event loop.
         state = await asyncio.to_thread(
             build_screen_state,
             self.rt,
@@ -63,8 +61,15 @@ class HandlerContext:
             notice_params=notice_params,
         )
         if state.inputs.channel_id is not None:
-            self.rt.templates.get(state.inputs.channel_id)
+            self.revalidate_templates(state.inputs.channel_id, state.templates_status)
         return state
+
+    def revalidate_templates(self, channel_id: str, status: str) -> None:
+        """Start the refresh a missing or stale template list needs. It cannot start from the
+        worker thread that read the list (it runs on the loop), and asking the cache again here
+        would read the database on the loop when nothing is cached yet."""
+        if status != "fresh":
+            self.rt.templates.refresh_in_background(channel_id)
 
     async def open_screen(
         self, client: AsyncWebClient, trigger_id: str, user_id: str, inputs: ScreenInputs

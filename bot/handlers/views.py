@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -37,25 +39,53 @@ def _errors(ctx: HandlerContext, view: dict[str, Any], problems: list[Problem]) 
     return errors
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What a submission asks for and what stands in its way, decided before Slack is answered."""
+
+    request: SendRequest | None
+    problems: list[Problem]
+    report: SessionsReport | None = None
+    # The channel's template list as the check read it (None: the check did not get that far).
+    templates_status: str | None = None
+
+
+def check_submission(
+    ctx: HandlerContext,
+    user_id: str,
+    inputs: ScreenInputs,
+    teams: Sequence[TeamConfig],
+    members: Mapping[str, set[str]],
+    now: datetime,
+) -> Checked:
+    """The screen's own fields, then `sending.validate` (windows, prices, variables): all the
+    database work of a submit, run in one worker thread."""
+    checked = build_request(ctx, user_id, inputs, teams)
+    if checked.request is None:
+        return checked
+    problems, report = validate(ctx.rt, checked.request, usergroup_members=members, now=now)
+    return Checked(checked.request, problems, report, checked.templates_status)
+
+
 def build_request(
     ctx: HandlerContext, user_id: str, inputs: ScreenInputs, teams: Sequence[TeamConfig]
-) -> tuple[SendRequest | None, list[Problem]]:
+) -> Checked:
     """The send the agent asked for, or the problems of the screen's own fields."""
     rt = ctx.rt
     contact = resolve_contact(rt, inputs)
     if contact.problem:
-        return None, [Problem("contact", contact.problem.removeprefix("screen.errors."))]
+        return Checked(None, [Problem("contact", contact.problem.removeprefix("screen.errors."))])
     if not contact.e164:
-        return None, [Problem("contact", "choose_contact")]
+        return Checked(None, [Problem("contact", "choose_contact")])
     if not inputs.team_id:
-        return None, [Problem("team", "choose_team")]
+        return Checked(None, [Problem("team", "choose_team")])
     if not inputs.channel_id:
-        return None, [Problem("channel", "choose_channel")]
+        return Checked(None, [Problem("channel", "choose_channel")])
     denied = permission_problem(rt, teams, inputs.team_id, inputs.channel_id)
     if denied is not None:
-        return None, [denied]
+        return Checked(None, [denied])
     if inputs.category is None:
-        return None, [Problem("category", "choose_category")]
+        return Checked(None, [Problem("category", "choose_category")])
     common = dict(
         idempotency_key=inputs.idempotency_key,
         agent_user_id=user_id,
@@ -65,23 +95,20 @@ def build_request(
         category=inputs.category,
     )
     if inputs.category is Category.SERVICE:
-        return SendRequest(**common, text=inputs.free_text or ""), []  # type: ignore[arg-type]
-    cached = rt.templates.get(inputs.channel_id).templates
+        return Checked(SendRequest(**common, text=inputs.free_text or ""), [])  # type: ignore[arg-type]
+    # Read without revalidating: a refresh can only start on the event loop (the caller does).
+    cached = rt.templates.get(inputs.channel_id, revalidate=False)
     template = next(
-        (t for t in approved_of_category(cached, inputs.category) if t.key == inputs.template_key), None
+        (t for t in approved_of_category(cached.templates, inputs.category) if t.key == inputs.template_key),
+        None,
     )
     if template is None:
-        return None, [Problem("template", "template_gone" if inputs.template_key else "choose_template")]
+        problem = Problem("template", "template_gone" if inputs.template_key else "choose_template")
+        return Checked(None, [problem], templates_status=cached.status)
     wanted = {variable.key for variable in template_variables(template)} | set(media_keys(template))
     values = {key: value for key, value in inputs.values.items() if key in wanted}
-    return SendRequest(**common, template=template, values=values), []  # type: ignore[arg-type]
-
-
-def _read_templates(request: SendRequest | None, problems: Sequence[Problem]) -> bool:
-    """build_request got as far as the channel's template list (an allowed template send)."""
-    return (request is not None and request.template is not None) or any(
-        problem.field == "template" for problem in problems
-    )
+    request = SendRequest(**common, template=template, values=values)  # type: ignore[arg-type]
+    return Checked(request, [], templates_status=cached.status)
 
 
 def price_changed(inputs: ScreenInputs, report: SessionsReport | None) -> str | None:
@@ -104,18 +131,13 @@ def register(app: AsyncApp, ctx: HandlerContext) -> None:
         inputs = read_inputs(view)
         if not inputs.idempotency_key:
             inputs.idempotency_key = view.get("id") or ""
-        teams = await ctx.teams_of(client, user_id)
-        # Database work (the contact, the windows) runs off the event loop.
-        request, problems = await asyncio.to_thread(build_request, ctx, user_id, inputs, teams)
-        if inputs.channel_id and _read_templates(request, problems):
-            # A template refresh cannot start from the worker thread: ask again on the event loop.
-            rt.templates.get(inputs.channel_id)
-        report = None
-        if request is not None:
-            members = await ctx.members(client)
-            problems, report = await asyncio.to_thread(
-                validate, rt, request, usergroup_members=members, now=rt.now()
-            )
+        members = await ctx.members(client)
+        teams = rt.config.teams_of_user(user_id, members)
+        # The database work (the contact, the templates, the windows) runs off the event loop.
+        checked = await asyncio.to_thread(check_submission, ctx, user_id, inputs, teams, members, rt.now())
+        request, problems, report = checked.request, checked.problems, checked.report
+        if inputs.channel_id and checked.templates_status is not None:
+            ctx.revalidate_templates(inputs.channel_id, checked.templates_status)
         if problems or request is None:
             await ack(response_action="errors", errors=_errors(ctx, view, problems))
             return

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnClause, Engine, Integer, Select, column, literal_column, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.rules import phones
 from bot.rules.bsuid import is_bsuid
-from bot.store.models import Contact
+from bot.store.models import NAME_SEARCH_FTS, Contact
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,14 @@ _PHONE_KEY_MAX = 20
 _WA_ID_MAX = 32
 # What people type around the digits of a phone number.
 _PHONE_PUNCTUATION = set("+-(). /")
+# A trigram index answers substrings of at least three characters; shorter ones are scanned.
+_TRIGRAM = 3
+# SQLite's FTS5 table over contacts.name_search (migration 0007_search): its rowid is the contact's id,
+# and MATCH against the table's own name searches every column.
+_NAME_FTS = table(NAME_SEARCH_FTS, column("rowid", Integer))
+_NAME_FTS_MATCH: ColumnClause[Any] = literal_column(NAME_SEARCH_FTS)
+_engines_with_name_fts: weakref.WeakSet[Engine] = weakref.WeakSet()
+_SQLITE_MASTER = table("sqlite_master", column("type"), column("name"))
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -308,8 +317,8 @@ def move_contact_number(session: Session, old_wa_id: str, new_wa_id: str, now: d
 
 def search_contacts(session: Session, query: str, limit: int = 20) -> list[Contact]:
     """Known contacts whose name (accent- and case-insensitive) or number contains `query`,
-    ordered by name. Prefix matches are found through the indexes (name_search, phone_key);
-    substring matches fill the rest."""
+    ordered by name. Prefix matches are found through the b-tree indexes (name_search,
+    phone_key); substring matches fill the rest, names through a trigram index."""
     # A NUL made PostgreSQL fail and SQLite match everyone; a lone surrogate cannot be encoded.
     text = "".join(ch for ch in (query or "") if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF).strip()
     if not text or limit <= 0:
@@ -328,21 +337,54 @@ def search_contacts(session: Session, query: str, limit: int = 20) -> list[Conta
         prefixes = {"+" + digits, f"+{phones.BRAZIL_CALLING_CODE}{digits}"}
         prefix_clause = or_(*(_prefix(Contact.phone_key, p) for p in sorted(prefixes)))
         # phone_key holds every number in its canonical form (wa_ids included).
-        substring_clause = Contact.phone_key.contains(digits, autoescape=True)
+        substring = select(Contact).where(Contact.phone_key.contains(digits, autoescape=True))
     else:
         prefix_clause = _prefix(Contact.name_search, needle)
-        substring_clause = Contact.name_search.contains(needle, autoescape=True)
+        substring = _names_containing(session, needle)
 
     order = (Contact.name_search, Contact.id)
     found = list(session.scalars(select(Contact).where(prefix_clause).order_by(*order).limit(limit)))
     if len(found) < limit:
         seen = {contact.id for contact in found}
-        more = session.scalars(
-            select(Contact).where(substring_clause).order_by(*order).limit(limit + len(seen))
-        )
+        more = session.scalars(substring.order_by(*order).limit(limit + len(seen)))
         found += [contact for contact in more if contact.id not in seen]
     found.sort(key=lambda c: (c.name_search is None, c.name_search or "", c.id))
     return found[:limit]
+
+
+def _names_containing(session: Session, needle: str) -> Select[Contact]:
+    """Contacts whose name_search contains `needle` (already folded), through the trigram index.
+
+    PostgreSQL: `LIKE '%...%'` is what the pg_trgm GIN index answers (the planner picks it, or the
+    ordered b-tree when most contacts match). SQLite: a MATCH on the FTS5 trigram table, whose
+    quoted phrase is a substring. Without either index (migration 0007_search logged why), and
+    for needles too short for trigrams, the same LIKE scans."""
+    if len(needle) >= _TRIGRAM and _has_name_fts(session):
+        phrase = '"' + needle.replace('"', '""') + '"'  # an FTS5 string: every character literal
+        return (
+            select(Contact)
+            .join(_NAME_FTS, _NAME_FTS.c.rowid == Contact.id)
+            .where(_NAME_FTS_MATCH.match(phrase))
+        )
+    return select(Contact).where(Contact.name_search.contains(needle, autoescape=True))
+
+
+def _has_name_fts(session: Session) -> bool:
+    """The database is SQLite with the FTS5 name table (remembered per engine once seen)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name != "sqlite":
+        return False
+    if engine in _engines_with_name_fts:
+        return True
+    found = session.scalar(
+        select(_SQLITE_MASTER.c.name).where(
+            _SQLITE_MASTER.c.type == "table", _SQLITE_MASTER.c.name == NAME_SEARCH_FTS
+        )
+    )
+    if found:
+        _engines_with_name_fts.add(engine)
+    return bool(found)
 
 
 def _prefix(column: Any, prefix: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -62,11 +63,46 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
 
 
+# The name search's substring index. On SQLite an FTS5 table (trigram tokenizer) over
+# contacts.name_search, kept in step by triggers: a virtual table (with its shadow tables
+# `contacts_name_fts_*`), so not a model here; migration 0007_search creates it.
+NAME_SEARCH_FTS = "contacts_name_fts"
+# On PostgreSQL a trigram GIN index (pg_trgm), declared below for PostgreSQL only.
+NAME_SEARCH_TRGM_INDEX = "ix_contacts_name_search_trgm"
+
+
+def in_schema_comparison(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's `include_object` for comparing a `dialect` database with these models: the
+    SQLite search tables are not models, and a PostgreSQL-only index exists only there."""
+
+    def include(_obj: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
+        if type_ == "table" and name is not None and name.startswith(NAME_SEARCH_FTS):
+            return dialect != "sqlite"
+        if type_ == "index" and name == NAME_SEARCH_TRGM_INDEX:
+            return dialect == "postgresql"
+        return True
+
+    return include
+
+
 class Contact(Base):
     """A customer. `phone_key` is the canonical E.164 (Brazilian mobiles with the 9th digit),
     so the two Brazilian forms are one contact; `wa_id` is what WhatsApp last reported."""
 
     __tablename__ = "contacts"
+    __table_args__ = (
+        # PostgreSQL: a trigram index for `name_search LIKE '%...%'` (pg_trgm). Migration
+        # 0007_search leaves it out, with a warning, where the extension cannot be created.
+        # fastupdate off: no pending list for searches to scan (and for the planner to shy away
+        # from); contacts are written far less often than they are searched.
+        Index(
+            NAME_SEARCH_TRGM_INDEX,
+            "name_search",
+            postgresql_using="gin",
+            postgresql_ops={"name_search": "gin_trgm_ops"},
+            postgresql_with={"fastupdate": "off"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     phone_key: Mapped[str | None] = mapped_column(String(20), unique=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from bot.store.models import Base
+from bot.store.models import Base, in_schema_comparison
 
 target_metadata = Base.metadata
 
@@ -20,6 +20,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTERs need batch mode
         compare_type=True,
+        include_object=in_schema_comparison(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
