@@ -12,11 +12,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    and_,
+    case,
+    column,
+    delete,
+    exists,
+    literal,
+    null,
+    or_,
+    select,
+    union,
+    update,
+    values,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
+from bot.rules.windows import WINDOW_KINDS
 from bot.store.db import dialect_insert, lease_due_rows
-from bot.store.models import AlertClaim
+from bot.store.models import AlertClaim, OutboundMessage, UtcDateTime, Window, WindowDueQueue
 
 _CLAIM_KEY = ["channel_id", "contact_id", "kind", "expires_at", "slack_channel"]
 
@@ -52,6 +71,173 @@ def insert_claims(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         .returning(table.c.id)
     )
     return len(session.execute(stmt, list(rows)).all())
+
+
+@dataclass(frozen=True)
+class AlertRoute:
+    """A team whose alerts are posted: its Slack channel, and the latest expiry due for it now
+    (now + its alert_lead_minutes)."""
+
+    team_id: str
+    slack_channel: str
+    due_until: datetime
+
+
+def claim_due_windows(
+    session: Session,
+    now: datetime,
+    routes: Sequence[AlertRoute],
+    owners: Sequence[tuple[str, str]],
+    known_teams: Sequence[str],
+    edges: Sequence[tuple[datetime | None, datetime]],
+    scan_id: str,
+) -> int:
+    """Insert, in one INSERT .. SELECT .. ON CONFLICT DO NOTHING, a claim for every window due now
+    in every Slack channel it goes to; returns how many are new. Routing, in SQL: the team whose
+    agent last wrote to the contact on that channel (the newest `outbound_messages` row) if it is
+    one of `known_teams`, else every team `owners` ((WhatsApp channel, team)) lists for the
+    channel; only teams in `routes` (those with an alert channel), each when the expiry is within
+    its lead (`due_until`).
+
+    Which windows are read: those whose expiry falls in one of `edges` ((low, high], low None for
+    no bound: the slices that crossed a lead's edge since the previous scan), and every window in
+    `window_due_queue`. The queue rows this scan read are deleted in the same transaction, claimed
+    or not (not due yet, window gone, moved or expired).
+
+    Why no window is lost, in any commit order:
+    - Queued rows are taken first (`taken_by = scan_id`, its own statement), then claimed by a
+      later statement, then deleted by that mark: on PostgreSQL a row an ingestion transaction
+      holds is waited for, and the claim statement's fresh snapshot sees that transaction's
+      window (written in the same transaction as its queue row); a row committed after the mark
+      stays for the next scan. On SQLite transactions run one at a time (BEGIN IMMEDIATE).
+    - A queued window not due yet for some team is deleted all the same: it was visible to this
+      scan, so it is visible to every later one, and its expiry is ahead of this scan's edges,
+      so a later scan's edge slice reads it when it becomes due.
+    - A window ingestion did not queue expires later than its clock + the longest lead + a margin
+      (`bot.core.ingest.DUE_QUEUE_MARGIN`), so no lead's edge reaches it before that margin has
+      passed, by which time its transaction has committed: the edge slice reads it.
+    """
+    if not routes:
+        return 0
+    table = _table()
+    queue: Table = WindowDueQueue.__table__  # type: ignore[assignment]
+    windows: Table = Window.__table__  # type: ignore[assignment]
+    sent: Table = OutboundMessage.__table__  # type: ignore[assignment]
+    taken = session.execute(
+        update(queue).where(queue.c.taken_by.is_(None)).values(taken_by=scan_id).returning(queue.c.kind)
+    ).all()
+
+    w = windows.c
+    key = (w.channel_id, w.contact_id, w.kind, w.expires_at)
+    open_alerting = (w.expires_at > now, w.kind.in_(WINDOW_KINDS))
+    edge_clauses = [
+        and_(w.expires_at > low, w.expires_at <= high) if low is not None else w.expires_at <= high
+        for low, high in edges
+    ]
+    reads: list[Select[Any]] = []
+    if edge_clauses:
+        reads.append(select(*key).where(*open_alerting, or_(*edge_clauses)))
+    if taken:
+        reads.append(
+            select(*key)
+            .join(
+                queue,
+                and_(
+                    queue.c.channel_id == w.channel_id,
+                    queue.c.contact_id == w.contact_id,
+                    queue.c.kind == w.kind,
+                ),
+            )
+            .where(queue.c.taken_by == scan_id, *open_alerting)
+        )
+    new = _insert_routed(session, table, sent, reads, routes, owners, known_teams, now) if reads else 0
+    if taken:
+        session.execute(delete(queue).where(queue.c.taken_by == scan_id))
+    return new
+
+
+def _insert_routed(
+    session: Session,
+    table: Table,
+    sent: Table,
+    reads: Sequence[Select[Any]],
+    routes: Sequence[AlertRoute],
+    owners: Sequence[tuple[str, str]],
+    known_teams: Sequence[str],
+    now: datetime,
+) -> int:
+    due = (reads[0] if len(reads) == 1 else union(reads[0], *reads[1:])).subquery("due")
+    last_team = (
+        select(sent.c.team_id)
+        .where(sent.c.channel_id == due.c.channel_id, sent.c.contact_id == due.c.contact_id)
+        .order_by(sent.c.created_at.desc(), sent.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    routed = select(
+        due,
+        # The last sender's team, unless the config no longer has it (then the channel's teams).
+        case((last_team.in_(list(known_teams)), last_team), else_=null()).label("team_id"),
+    ).subquery("routed")
+    alerting = (
+        values(
+            column("team_id", String),
+            column("slack_channel", String),
+            column("due_until", UtcDateTime()),
+            name="alerting",
+        )
+        .data([(r.team_id, r.slack_channel, r.due_until) for r in routes])
+        .cte("alerting")
+    )
+    owner_rows = list(dict.fromkeys(owners))
+    owning: ColumnElement[bool]
+    if owner_rows:
+        owned = (
+            values(column("channel_id", String), column("team_id", String), name="owners")
+            .data(owner_rows)
+            .cte("owners")
+        )
+        owning = exists().where(
+            owned.c.channel_id == routed.c.channel_id, owned.c.team_id == alerting.c.team_id
+        )
+    else:
+        owning = literal(False)
+    keys = (
+        select(
+            routed.c.channel_id,
+            routed.c.contact_id,
+            routed.c.kind,
+            routed.c.expires_at,
+            alerting.c.slack_channel,
+        )
+        .distinct()
+        .join_from(
+            routed,
+            alerting,
+            or_(
+                alerting.c.team_id == routed.c.team_id,
+                and_(routed.c.team_id.is_(None), owning),
+            ),
+        )
+        .where(routed.c.expires_at <= alerting.c.due_until)
+        .subquery("claimable")
+    )
+    rows = select(
+        keys.c.channel_id,
+        keys.c.contact_id,
+        keys.c.kind,
+        keys.c.expires_at,
+        keys.c.slack_channel,
+        literal(now, UtcDateTime()),
+        literal(0, Integer),
+    ).order_by(*(keys.c[name] for name in _CLAIM_KEY))  # one order everywhere: waits, no deadlocks
+    stmt = (
+        dialect_insert(session, table)
+        .from_select([*_CLAIM_KEY, "claimed_at", "attempts"], rows)
+        .on_conflict_do_nothing(index_elements=_CLAIM_KEY)
+        .returning(table.c.id)  # counted by rows: sqlite3 gives no rowcount for a WITH statement
+    )
+    return len(session.execute(stmt).all())
 
 
 def lease_claims(

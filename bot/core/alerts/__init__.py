@@ -27,7 +27,6 @@ from __future__ import annotations
 from bot.blocks.alerts import RESUME_ACTION_ID, AlertItem
 from bot.core.alerts.digest import BACKOFF_BASE, BACKOFF_MAX, backoff
 from bot.core.alerts.scan import (
-    FULL_SWEEP_EVERY,
     LEASE,
     LEASE_BATCH,
     ScanCursor,
@@ -42,7 +41,6 @@ from bot.rules.windows import WINDOW_KINDS as KINDS
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_MAX",
-    "FULL_SWEEP_EVERY",
     "KINDS",
     "LEASE",
     "LEASE_BATCH",
