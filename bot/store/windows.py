@@ -60,9 +60,7 @@ def upsert_window(
     session.execute(stmt)
 
 
-def queue_due_windows(
-    session: Session, keys: Sequence[tuple[str, int, str]], now: datetime
-) -> None:
+def queue_due_windows(session: Session, keys: Sequence[tuple[str, int, str]], now: datetime) -> None:
     """Put these (channel, contact, kind) windows in `window_due_queue`, in the caller's
     transaction (the one that wrote the window rows): the next expiry scan reads them whatever
     its clock says. ON CONFLICT DO UPDATE, not DO NOTHING: on PostgreSQL DO NOTHING would see a

@@ -5,13 +5,15 @@ commit."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
-from bot.config import load_config
 from bot.bsp.base import InboundMessage
+from bot.config import load_config
 from bot.core.alerts import ScanCursor, claim_due
 from bot.core.ingest import ingest_events
 from bot.store.db import Store
@@ -143,7 +145,14 @@ def test_a_late_window_committed_after_the_scan_passed_its_edge_is_not_lost(
     scan(store, config, cursor, T0 + 2 * SCAN)  # its edge passes; the window is not written yet
     scan(store, config, cursor, T0 + 3 * SCAN)
     assert claims(store) == []
-    ingest_events(store, "sandbox", [late_message(2, wrote_at)], ingested_at)  # commits only now
+    # Commits only now, with the config's lead as serve passes it.
+    ingest_events(
+        store,
+        "sandbox",
+        [late_message(2, wrote_at)],
+        ingested_at,
+        longest_alert_lead=config.longest_alert_lead,
+    )
     assert scan(store, config, cursor, T0 + 4 * SCAN) == 1
     assert [channel for _, channel in claims(store)] == ["CLONG"]
     with store.session() as session:
@@ -169,3 +178,43 @@ def test_a_window_ingested_far_from_its_edge_is_not_queued_and_its_edge_claims_i
         now += timedelta(minutes=10)
     assert [channel for _, channel in claims(store)] == ["CLONG"]
     store.dispose()
+
+
+def test_a_scan_running_while_ingestion_has_not_committed_leaves_its_window_to_the_next_scan(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """On PostgreSQL, truly concurrent: ingestion has written the window and its queue row but not
+    committed when a scan runs (it sees neither); once ingestion commits, the next scan claims it."""
+    (tmp_path / "contato.yml").write_text(CONFIG)
+    config = load_config(tmp_path / "contato.yml")
+    ingesting, scanning = Store.from_url(pg_url), Store.from_url(pg_url)
+    ingesting.migrate()
+    cursor = ScanCursor()
+    scan(scanning, config, cursor, T0)
+    written, release = threading.Event(), threading.Event()
+
+    def hold_commit(session: Session) -> None:
+        if session.get_bind() is ingesting.engine:
+            written.set()
+            assert release.wait(timeout=30)
+
+    event.listen(Session, "before_commit", hold_commit)
+    try:
+        ingestion = threading.Thread(
+            target=ingest_events,
+            args=(ingesting, "sandbox", [late_message(4, T0 - timedelta(hours=23, minutes=20))], T0),
+            kwargs={"longest_alert_lead": config.longest_alert_lead},
+        )
+        ingestion.start()
+        assert written.wait(timeout=30)
+        assert scan(scanning, config, cursor, T0 + SCAN) == 0  # nothing committed yet
+        release.set()
+        ingestion.join(timeout=30)
+        assert not ingestion.is_alive()
+    finally:
+        release.set()
+        event.remove(Session, "before_commit", hold_commit)
+    assert scan(scanning, config, cursor, T0 + 2 * SCAN) == 1
+    assert [channel for _, channel in claims(scanning)] == ["CLONG"]
+    ingesting.dispose()
+    scanning.dispose()

@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.store import alert_claims, contacts
+from sqlalchemy import select
+
+from bot.store import alert_claims, contacts, windows
 from bot.store.db import Store
+from bot.store.models import WindowDueQueue
 
 NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
 LEASE_UNTIL = NOW + timedelta(minutes=2)
@@ -71,3 +74,37 @@ def test_a_failed_post_waits_for_its_next_attempt(store: Store) -> None:
     with store.session() as session:
         [again] = alert_claims.lease_claims(session, retry_at, retry_at + timedelta(minutes=2), "b", limit=10)
     assert (again.id, again.attempts) == (leased.id, 1)
+
+
+def test_the_due_queue_is_emptied_by_each_claim_and_only_due_windows_are_claimed(store: Store) -> None:
+    route = alert_claims.AlertRoute("vendas", "C_ALERTS", NOW + timedelta(minutes=60))
+    with store.session() as session:
+        ids = [contacts.upsert_contact(session, e164=f"+551198888777{n}", now=NOW).id for n in range(4)]
+        due, expired, later, gone = ids
+        for contact_id, expires_at in [
+            (due, NOW + timedelta(minutes=30)),
+            (expired, NOW - timedelta(minutes=1)),
+            (later, NOW + timedelta(minutes=90)),  # not due yet: a later scan's edge reads it
+        ]:
+            windows.upsert_window(
+                session,
+                "vendas",
+                contact_id,
+                "customer_care",
+                expires_at - timedelta(hours=24),
+                expires_at,
+                NOW,
+            )
+        windows.queue_due_windows(
+            session, [("vendas", contact_id, "customer_care") for contact_id in ids], NOW
+        )
+    with store.session() as session:
+        new = alert_claims.claim_due_windows(
+            session, NOW, [route], [("vendas", "vendas")], ["vendas"], edges=[], scan_id="scan-1"
+        )
+    assert new == 1
+    with store.session() as session:
+        claimed = [(c.contact_id, c.slack_channel) for c in alert_claims.list_claims(session)]
+        queued = session.scalars(select(WindowDueQueue)).all()
+    assert claimed == [(due, "C_ALERTS")] and queued == []
+    assert gone not in [contact_id for contact_id, _ in claimed]

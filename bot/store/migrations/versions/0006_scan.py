@@ -29,9 +29,7 @@ def upgrade() -> None:
         sa.Column("taken_by", sa.String(32), nullable=True),
         sa.PrimaryKeyConstraint("channel_id", "contact_id", "kind", name="pk_window_due_queue"),
     )
-    op.create_index(
-        "ix_outbound_last_send", "outbound_messages", ["contact_id", "channel_id", "created_at"]
-    )
+    op.create_index("ix_outbound_last_send", "outbound_messages", ["contact_id", "channel_id", "created_at"])
 
 
 def downgrade() -> None:
