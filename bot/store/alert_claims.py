@@ -10,25 +10,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Integer,
     String,
     Table,
     and_,
+    bindparam,
     case,
-    column,
     delete,
-    exists,
     literal,
-    null,
     or_,
     select,
     union,
+    union_all,
     update,
-    values,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -75,19 +73,19 @@ def insert_claims(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
 
 @dataclass(frozen=True)
 class AlertRoute:
-    """A team whose alerts are posted: its Slack channel, and the latest expiry due for it now
-    (now + its alert_lead_minutes)."""
+    """A team whose alerts are posted: its Slack channel, the latest expiry due for it now (now +
+    its alert_lead_minutes), and the WhatsApp channels it owns."""
 
     team_id: str
     slack_channel: str
     due_until: datetime
+    channels: tuple[str, ...]
 
 
 def claim_due_windows(
     session: Session,
     now: datetime,
     routes: Sequence[AlertRoute],
-    owners: Sequence[tuple[str, str]],
     known_teams: Sequence[str],
     edges: Sequence[tuple[datetime | None, datetime]],
     scan_id: str,
@@ -95,9 +93,8 @@ def claim_due_windows(
     """Insert, in one INSERT .. SELECT .. ON CONFLICT DO NOTHING, a claim for every window due now
     in every Slack channel it goes to; returns how many are new. Routing, in SQL: the team whose
     agent last wrote to the contact on that channel (the newest `outbound_messages` row) if it is
-    one of `known_teams`, else every team `owners` ((WhatsApp channel, team)) lists for the
-    channel; only teams in `routes` (those with an alert channel), each when the expiry is within
-    its lead (`due_until`).
+    one of `known_teams`, else every team that owns the channel; only the teams in `routes` (those
+    with an alert channel), each when the expiry is within its lead (`due_until`).
 
     Which windows are read: those whose expiry falls in one of `edges` ((low, high], low None for
     no bound: the slices that crossed a lead's edge since the previous scan), and every window in
@@ -119,53 +116,62 @@ def claim_due_windows(
     """
     if not routes:
         return 0
-    table = _table()
     queue: Table = WindowDueQueue.__table__  # type: ignore[assignment]
-    windows: Table = Window.__table__  # type: ignore[assignment]
-    sent: Table = OutboundMessage.__table__  # type: ignore[assignment]
     taken = session.execute(
         update(queue).where(queue.c.taken_by.is_(None)).values(taken_by=scan_id).returning(queue.c.kind)
     ).all()
-
-    w = windows.c
-    key = (w.channel_id, w.contact_id, w.kind, w.expires_at)
-    open_alerting = (w.expires_at > now, w.kind.in_(WINDOW_KINDS))
-    edge_clauses = [
-        and_(w.expires_at > low, w.expires_at <= high) if low is not None else w.expires_at <= high
-        for low, high in edges
-    ]
-    reads: list[Select[Any]] = []
-    if edge_clauses:
-        reads.append(select(*key).where(*open_alerting, or_(*edge_clauses)))
-    if taken:
-        reads.append(
-            select(*key)
-            .join(
-                queue,
-                and_(
-                    queue.c.channel_id == w.channel_id,
-                    queue.c.contact_id == w.contact_id,
-                    queue.c.kind == w.kind,
-                ),
-            )
-            .where(queue.c.taken_by == scan_id, *open_alerting)
-        )
-    new = _insert_routed(session, table, sent, reads, routes, owners, known_teams, now) if reads else 0
+    # One lower bound per range, the later of `now` and the edge's: given two, SQLite walks the
+    # index from the one it picks, which may be `now` (an hour of windows instead of 30 s).
+    ranges = [(max(low, now) if low is not None else now, high) for low, high in edges if high > now]
+    if not ranges and not taken:
+        return 0
+    rows = [(r.team_id, "", r) for r in routes] + [("", ch, r) for r in routes for ch in r.channels]
+    params: dict[str, Any] = {"now": now, "known": list(known_teams), "scan_id": scan_id}
+    for i, (low, high) in enumerate(ranges):
+        params[f"low_{i}"], params[f"high_{i}"] = low, high
+    for i, (team_id, channel_id, route) in enumerate(rows):
+        params[f"team_{i}"], params[f"channel_{i}"] = team_id, channel_id
+        params[f"slack_{i}"], params[f"due_until_{i}"] = route.slack_channel, route.due_until
+    stmt = _claim_statement(session.get_bind().dialect.name, len(ranges), len(rows), bool(taken))
+    new = len(session.execute(stmt, params).all())
     if taken:
         session.execute(delete(queue).where(queue.c.taken_by == scan_id))
     return new
 
 
-def _insert_routed(
-    session: Session,
-    table: Table,
-    sent: Table,
-    reads: Sequence[Select[Any]],
-    routes: Sequence[AlertRoute],
-    owners: Sequence[tuple[str, str]],
-    known_teams: Sequence[str],
-    now: datetime,
-) -> int:
+@lru_cache(maxsize=32)
+def _claim_statement(dialect: str, ranges: int, routes: int, queued: bool) -> Any:
+    """The claim INSERT for this shape (edge ranges, route rows, queue taken or not), built once:
+    every value is a named parameter, so a scan neither rebuilds nor recompiles it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = _table()
+    queue: Table = WindowDueQueue.__table__  # type: ignore[assignment]
+    windows: Table = Window.__table__  # type: ignore[assignment]
+    sent: Table = OutboundMessage.__table__  # type: ignore[assignment]
+    w = windows.c
+    key = (w.channel_id, w.contact_id, w.kind, w.expires_at)
+    alerting = w.kind.in_(WINDOW_KINDS)
+    now = bindparam("now", type_=UtcDateTime())
+    reads: list[Select[Any]] = []
+    if ranges:
+        slices = [
+            and_(
+                w.expires_at > bindparam(f"low_{i}", type_=UtcDateTime()),
+                w.expires_at <= bindparam(f"high_{i}", type_=UtcDateTime()),
+            )
+            for i in range(ranges)
+        ]
+        reads.append(select(*key).where(alerting, or_(*slices)))
+    if queued:
+        on_key = and_(
+            queue.c.channel_id == w.channel_id, queue.c.contact_id == w.contact_id, queue.c.kind == w.kind
+        )
+        reads.append(
+            select(*key)
+            .join(queue, on_key)
+            .where(queue.c.taken_by == bindparam("scan_id", type_=String), w.expires_at > now, alerting)
+        )
     due = (reads[0] if len(reads) == 1 else union(reads[0], *reads[1:])).subquery("due")
     last_team = (
         select(sent.c.team_id)
@@ -174,70 +180,56 @@ def _insert_routed(
         .limit(1)
         .scalar_subquery()
     )
-    routed = select(
-        due,
-        # The last sender's team, unless the config no longer has it (then the channel's teams).
-        case((last_team.in_(list(known_teams)), last_team), else_=null()).label("team_id"),
-    ).subquery("routed")
-    alerting = (
-        values(
-            column("team_id", String),
-            column("slack_channel", String),
-            column("due_until", UtcDateTime()),
-            name="alerting",
+    # Materialized: the newest-send lookup runs once per window, however often it is used below.
+    routed = select(due, last_team.label("last_team")).cte("routed").prefix_with("MATERIALIZED")
+    # A window goes to its last sender's team (route_team, route_channel ''), or when nobody
+    # wrote or the config no longer has that team, to every team owning its channel ('', channel).
+    by_last_sender = routed.c.last_team.in_(bindparam("known", expanding=True))
+    route_team = case((by_last_sender, routed.c.last_team), else_=literal(""))
+    route_channel = case((by_last_sender, literal("")), else_=routed.c.channel_id)
+    routes_cte = union_all(
+        *(
+            select(
+                bindparam(f"team_{i}", type_=String).label("team_id"),
+                bindparam(f"channel_{i}", type_=String).label("channel_id"),
+                bindparam(f"slack_{i}", type_=String).label("slack_channel"),
+                bindparam(f"due_until_{i}", type_=UtcDateTime()).label("due_until"),
+            )
+            for i in range(routes)
         )
-        .data([(r.team_id, r.slack_channel, r.due_until) for r in routes])
-        .cte("alerting")
-    )
-    owner_rows = list(dict.fromkeys(owners))
-    owning: ColumnElement[bool]
-    if owner_rows:
-        owned = (
-            values(column("channel_id", String), column("team_id", String), name="owners")
-            .data(owner_rows)
-            .cte("owners")
-        )
-        owning = exists().where(
-            owned.c.channel_id == routed.c.channel_id, owned.c.team_id == alerting.c.team_id
-        )
-    else:
-        owning = literal(False)
+    ).cte("routes")
     keys = (
         select(
             routed.c.channel_id,
             routed.c.contact_id,
             routed.c.kind,
             routed.c.expires_at,
-            alerting.c.slack_channel,
+            routes_cte.c.slack_channel,
         )
         .distinct()
         .join_from(
             routed,
-            alerting,
-            or_(
-                alerting.c.team_id == routed.c.team_id,
-                and_(routed.c.team_id.is_(None), owning),
-            ),
+            routes_cte,
+            and_(routes_cte.c.team_id == route_team, routes_cte.c.channel_id == route_channel),
         )
-        .where(routed.c.expires_at <= alerting.c.due_until)
+        .where(routed.c.expires_at <= routes_cte.c.due_until)
         .subquery("claimable")
     )
-    rows = select(
+    claims = select(
         keys.c.channel_id,
         keys.c.contact_id,
         keys.c.kind,
         keys.c.expires_at,
         keys.c.slack_channel,
-        literal(now, UtcDateTime()),
+        now,
         literal(0, Integer),
     ).order_by(*(keys.c[name] for name in _CLAIM_KEY))  # one order everywhere: waits, no deadlocks
-    stmt = (
-        dialect_insert(session, table)
-        .from_select([*_CLAIM_KEY, "claimed_at", "attempts"], rows)
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return (
+        insert.from_select([*_CLAIM_KEY, "claimed_at", "attempts"], claims)
         .on_conflict_do_nothing(index_elements=_CLAIM_KEY)
         .returning(table.c.id)  # counted by rows: sqlite3 gives no rowcount for a WITH statement
     )
-    return len(session.execute(stmt).all())
 
 
 def lease_claims(

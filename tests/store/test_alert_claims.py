@@ -77,7 +77,7 @@ def test_a_failed_post_waits_for_its_next_attempt(store: Store) -> None:
 
 
 def test_the_due_queue_is_emptied_by_each_claim_and_only_due_windows_are_claimed(store: Store) -> None:
-    route = alert_claims.AlertRoute("vendas", "C_ALERTS", NOW + timedelta(minutes=60))
+    route = alert_claims.AlertRoute("vendas", "C_ALERTS", NOW + timedelta(minutes=60), ("vendas",))
     with store.session() as session:
         ids = [contacts.upsert_contact(session, e164=f"+551198888777{n}", now=NOW).id for n in range(4)]
         due, expired, later, gone = ids
@@ -100,7 +100,7 @@ def test_the_due_queue_is_emptied_by_each_claim_and_only_due_windows_are_claimed
         )
     with store.session() as session:
         new = alert_claims.claim_due_windows(
-            session, NOW, [route], [("vendas", "vendas")], ["vendas"], edges=[], scan_id="scan-1"
+            session, NOW, [route], ["vendas"], edges=[], scan_id="scan-1"
         )
     assert new == 1
     with store.session() as session:

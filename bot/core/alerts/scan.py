@@ -107,10 +107,14 @@ def claim_due(
         session,
         now,
         routes=[
-            AlertRoute(team.id, team.alert_channel, now + timedelta(minutes=team.alert_lead_minutes))
+            AlertRoute(
+                team.id,
+                team.alert_channel,
+                now + timedelta(minutes=team.alert_lead_minutes),
+                tuple(team.channels),
+            )
             for team in alerting
         ],
-        owners=[(channel_id, team.id) for team in alerting for channel_id in team.channels],
         known_teams=[team.id for team in teams],
         edges=edges,
         scan_id=uuid.uuid4().hex,
