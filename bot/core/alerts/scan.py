@@ -44,7 +44,7 @@ class ScanResult:
     superseded: int = 0  # claims dropped because the window was extended or answered meanwhile
     expired: int = 0  # claims dropped because the window closed before they could be posted
     given_up: int = 0  # claims whose posts failed for longer than alerts.give_up_after_minutes
-    skipped_teams: list[str] = field(default_factory=list)
+    skipped_teams: list[str] = field(default_factory=list)  # teams without an alert_channel
 
 
 # ---- which team, which Slack channel ---------------------------------------------------------
