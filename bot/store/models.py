@@ -229,8 +229,9 @@ class AlertClaim(Base):
 
     __tablename__ = "alert_claims"
     __table_args__ = (
+        # Expiry first: claims are made in expiry order, so inserts append to the index.
         UniqueConstraint(
-            "channel_id", "contact_id", "kind", "expires_at", "slack_channel", name="uq_alert_claims"
+            "expires_at", "channel_id", "contact_id", "kind", "slack_channel", name="uq_alert_claims"
         ),
         Index("ix_alert_claims_pending", "posted_at", "next_attempt_at"),
     )

@@ -1,5 +1,7 @@
 """The expiry scan in the database: `window_due_queue` (windows ingestion wrote already close to
-their expiry, read by the next scan) and an index for "whose agent wrote to this contact last".
+their expiry, read by the next scan), an index for "whose agent wrote to this contact last", and
+the alert claims' unique key with the expiry first (claims are made in expiry order, so each
+scan's inserts go to the index's end rather than one page each all over it).
 
 Revision ID: 0006_scan
 Revises: 0004_hardening
@@ -30,8 +32,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("channel_id", "contact_id", "kind", name="pk_window_due_queue"),
     )
     op.create_index("ix_outbound_last_send", "outbound_messages", ["contact_id", "channel_id", "created_at"])
+    with op.batch_alter_table("alert_claims") as batch:
+        batch.drop_constraint("uq_alert_claims", type_="unique")
+        batch.create_unique_constraint(
+            "uq_alert_claims", ["expires_at", "channel_id", "contact_id", "kind", "slack_channel"]
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("alert_claims") as batch:
+        batch.drop_constraint("uq_alert_claims", type_="unique")
+        batch.create_unique_constraint(
+            "uq_alert_claims", ["channel_id", "contact_id", "kind", "expires_at", "slack_channel"]
+        )
     op.drop_index("ix_outbound_last_send", table_name="outbound_messages")
     op.drop_table("window_due_queue")
