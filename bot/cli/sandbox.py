@@ -41,7 +41,9 @@ def run(args: argparse.Namespace, config_path: str) -> int:
         payload = inbound_payload(config.number, e164.removeprefix("+"), args.text, when, ctwa=args.ctwa)
         # A simulated message is received when it is said to be sent (a future --at included).
         events = parse_body(rt, config.id, json.dumps(payload).encode(), max(now, when))
-        report = ingest_events(rt.store, config.id, events, now)
+        report = ingest_events(
+            rt.store, config.id, events, now, longest_alert_lead=rt.config.longest_alert_lead
+        )
         claim_new_replies(rt, config.id, report.new_inbound, now)  # a running serve posts them
         shown_at = max(now, when.replace(microsecond=0))
         session_data = rt.provider(config.id).session_data

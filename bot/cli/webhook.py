@@ -83,7 +83,9 @@ def _replay_file(rt: Runtime, channel_id: str, name: str, received_at: datetime)
         return _refuse(f"{name}: not a webhook this channel's BSP sends: at {exc.path}, {exc.problem}.")
     except (ValueError, RecursionError):
         return _refuse(f"{name}: not valid JSON.")
-    report = ingest_events(rt.store, channel_id, events, rt.now())
+    report = ingest_events(
+        rt.store, channel_id, events, rt.now(), longest_alert_lead=rt.config.longest_alert_lead
+    )
     claim_new_replies(rt, channel_id, report.new_inbound, rt.now())  # a running serve posts them
     print(json.dumps({"file": name, "changes": report.to_dict()}, ensure_ascii=False, default=str))
     return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
@@ -65,6 +65,10 @@ class ConversationConfig(ConfigModel):
     batch_seconds: int = Field(default=10, ge=0, le=300)
 
 
+# The longest alert lead a team may set (a customer-care window's whole 24 h).
+MAX_ALERT_LEAD_MINUTES = 1440
+
+
 class TeamConfig(ConfigModel):
     """A team of agents: who is in it and which WhatsApp channels it may use."""
 
@@ -73,7 +77,7 @@ class TeamConfig(ConfigModel):
     members: Annotated[list[SlackUser], BeforeValidator(as_list)] = []
     usergroup: Usergroup | None = None
     alert_channel: SlackChannel | None = None
-    alert_lead_minutes: int = Field(default=60, ge=1, le=1440)
+    alert_lead_minutes: int = Field(default=60, ge=1, le=MAX_ALERT_LEAD_MINUTES)
     channels: Annotated[list[Text], BeforeValidator(as_list)]
 
     @property
@@ -138,6 +142,13 @@ class AppConfig(ConfigModel):
     def usergroups(self) -> list[str]:
         """Every Slack user group id the teams use (each once, in config order)."""
         return list(dict.fromkeys(t.usergroup for t in self.teams if t.usergroup))
+
+    @property
+    def longest_alert_lead(self) -> timedelta:
+        """The longest alert_lead_minutes of the teams that post alerts (zero when none does):
+        how close to its expiry a window written by ingestion must be queued for the next scan."""
+        minutes = [t.alert_lead_minutes for t in self.teams if t.alert_channel]
+        return timedelta(minutes=max(minutes, default=0))
 
     def teams_for_channel(self, channel_id: str) -> list[TeamConfig]:
         """The teams allowed to use a WhatsApp channel."""

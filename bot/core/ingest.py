@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from bot.bsp.base import (
     WebhookErrors,
     WebhookEvent,
 )
+from bot.config.models import MAX_ALERT_LEAD_MINUTES
 from bot.rules.status import is_ranked
 from bot.rules.windows import CTWA_REPLY_DEADLINE, FEP_DURATION, compute_windows
 from bot.store import contacts as contact_rows
@@ -70,10 +71,17 @@ class IngestReport:
 
 
 def ingest_events(
-    store: Store, channel_id: str, events: Sequence[WebhookEvent], now: datetime
+    store: Store,
+    channel_id: str,
+    events: Sequence[WebhookEvent],
+    now: datetime,
+    *,
+    longest_alert_lead: timedelta | None = None,
 ) -> IngestReport:
     """Apply one batch of provider events in one transaction, then recompute the windows rows
-    of every contact it touched. Safe to call again with the same events."""
+    of every contact it touched. Safe to call again with the same events. `longest_alert_lead`
+    (the config's `longest_alert_lead`) is how close to expiring a window must be to go to the
+    expiry scan's queue (see `recompute_windows_of`)."""
     report = IngestReport()
     with store.session() as session:
         touched: set[int] = set()
@@ -122,7 +130,7 @@ def ingest_events(
                         "channel %s: provider reported error %s %s", channel_id, error.code, error.title
                     )
         facts.write(session, report)
-        recompute_windows_of(session, channel_id, touched, now)
+        recompute_windows_of(session, channel_id, touched, now, longest_alert_lead=longest_alert_lead)
         report.contacts_touched = len(touched)
     return report
 
@@ -323,25 +331,57 @@ def _status_contact(
 # ---- windows rows -------------------------------------------------------------------------------
 
 
+# How long an ingestion transaction may take, from reading its clock to committing, plus any
+# clock difference between instances, without a window slipping past the expiry scan (below).
+DUE_QUEUE_MARGIN = timedelta(minutes=10)
+# Without the config's longest lead, queue as if a team had the longest lead allowed: never
+# misses an alert, at the price of queueing almost every window written.
+_ANY_LEAD = timedelta(minutes=MAX_ALERT_LEAD_MINUTES)
+
+
 def recompute_windows(session: Session, channel_id: str, contact_id: int, now: datetime) -> None:
     """`recompute_windows_of` for one contact."""
     recompute_windows_of(session, channel_id, {contact_id}, now)
 
 
 def recompute_windows_of(
-    session: Session, channel_id: str, contact_ids: Iterable[int], now: datetime
+    session: Session,
+    channel_id: str,
+    contact_ids: Iterable[int],
+    now: datetime,
+    *,
+    longest_alert_lead: timedelta | None = None,
 ) -> None:
     """Bring the contacts' `windows` rows in line with their events, each at max(now, its newest
     event): what the expiry scan reads. Events and current rows are read in one query each per
-    chunk of contacts; unchanged rows are not written."""
+    chunk of contacts; unchanged rows are not written.
+
+    A window written with an expiry within `longest_alert_lead` + DUE_QUEUE_MARGIN of `now` (a
+    customer message delivered late, a replay) also goes to `window_due_queue`, in this same
+    transaction, so the next expiry scan claims it: the scan's steady reads only follow each
+    lead's moving edge, which may already be past it. The usual window (a message just written,
+    24 h to go) is not queued: its edge is at least the margin ahead of `now`, and this
+    transaction commits before the margin runs out, so the edge reads it when it gets there.
+    Queueing is commit-order safe the other way too: the scan takes whatever is queued when it
+    runs, even a row whose `now` is older than the scan's edge (`store.alert_claims.claim_due_windows`).
+    """
+    queue_until = now + (longest_alert_lead if longest_alert_lead is not None else _ANY_LEAD)
+    queue_until += DUE_QUEUE_MARGIN
+    due_soon: list[tuple[str, int, str]] = []
     ids = sorted(set(contact_ids))
     for start in range(0, len(ids), _BULK_ROWS):
         chunk = ids[start : start + _BULK_ROWS]
         events = event_rows.customer_event_rows_of(session, channel_id, chunk)
         current = window_rows.window_rows_of(session, channel_id, chunk)
         for contact_id in chunk:
-            _apply_windows(session, channel_id, contact_id, events[contact_id], current[contact_id], now)
+            written = _apply_windows(
+                session, channel_id, contact_id, events[contact_id], current[contact_id], now
+            )
+            due_soon.extend(
+                (channel_id, contact_id, kind) for kind, expires_at in written if expires_at <= queue_until
+            )
     session.flush()
+    window_rows.queue_due_windows(session, due_soon, now)
 
 
 def _apply_windows(
@@ -351,7 +391,8 @@ def _apply_windows(
     rows: Sequence[CustomerEvent],
     current: Mapping[str, Window],
     now: datetime,
-) -> None:
+) -> list[tuple[str, datetime]]:
+    """Write the contact's rows; returns (kind, expires_at) of those inserted or moved."""
     newest = max((row.at for row in rows), default=None)
     at = max(now, newest) if newest is not None else now
     windows = compute_windows(event_rows.events_of(rows), at)
@@ -370,12 +411,17 @@ def _apply_windows(
     for kind, stale in current.items():
         if kind not in wanted:
             window_rows.delete_window(session, stale)
+    written: list[tuple[str, datetime]] = []
     for kind, (opened_at, expires_at) in wanted.items():
         row = current.get(kind)
         if row is None:
             window_rows.upsert_window(session, channel_id, contact_id, kind, opened_at, expires_at, now)
         elif (row.opened_at, row.expires_at) != (opened_at, expires_at):
             window_rows.update_window(row, opened_at, expires_at, now)
+        else:
+            continue
+        written.append((kind, expires_at))
+    return written
 
 
 # ---- plumbing -----------------------------------------------------------------------------------

@@ -160,6 +160,22 @@ class Window(Base):
     updated_at: Mapped[datetime]
 
 
+class WindowDueQueue(Base):
+    """Windows that ingestion wrote already close to their expiry (within the longest alert lead,
+    plus a margin, of ingestion's clock): the next expiry scan reads each of them, claims what is
+    due and deletes the row, whatever its clock says. See `bot.store.alert_claims.claim_due_windows`
+    for why that is safe in any commit order. Small: rows live one scan interval."""
+
+    __tablename__ = "window_due_queue"
+
+    channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    queued_at: Mapped[datetime]
+    # The scan that is consuming the row (set and deleted inside its one transaction).
+    taken_by: Mapped[str | None] = mapped_column(String(32))
+
+
 class OutboundMessage(Base):
     """Something an agent sent (or tried to). `idempotency_key` makes a double submit send once."""
 
@@ -168,6 +184,8 @@ class OutboundMessage(Base):
         UniqueConstraint("idempotency_key", name="uq_outbound_idempotency"),
         Index("ix_outbound_bsp_message_id", "channel_id", "bsp_message_id"),
         Index("ix_outbound_agent", "agent_user_id", "created_at"),
+        # The expiry scan asks, per due window, whose agent wrote to the contact last.
+        Index("ix_outbound_last_send", "contact_id", "channel_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -247,8 +265,9 @@ class AlertClaim(Base):
 
     __tablename__ = "alert_claims"
     __table_args__ = (
+        # Expiry first: claims are made in expiry order, so inserts append to the index.
         UniqueConstraint(
-            "channel_id", "contact_id", "kind", "expires_at", "slack_channel", name="uq_alert_claims"
+            "expires_at", "channel_id", "contact_id", "kind", "slack_channel", name="uq_alert_claims"
         ),
         Index("ix_alert_claims_pending", "posted_at", "next_attempt_at"),
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.rules.windows import WINDOW_KINDS
 from bot.store.db import dialect_insert
-from bot.store.models import Contact, Window
+from bot.store.models import Contact, Window, WindowDueQueue
 
 
 def window_rows_of(
@@ -58,6 +58,30 @@ def upsert_window(
         )
     )
     session.execute(stmt)
+
+
+def queue_due_windows(session: Session, keys: Sequence[tuple[str, int, str]], now: datetime) -> None:
+    """Put these (channel, contact, kind) windows in `window_due_queue`, in the caller's
+    transaction (the one that wrote the window rows): the next expiry scan reads them whatever
+    its clock says. ON CONFLICT DO UPDATE, not DO NOTHING: on PostgreSQL DO NOTHING would see a
+    row a running scan is consuming (and will delete) as already queued and skip it, while that
+    scan cannot see this transaction's window; DO UPDATE waits for the scan, finds the row gone
+    and inserts a fresh one for the next scan."""
+    if not keys:
+        return
+    table: Table = WindowDueQueue.__table__  # type: ignore[assignment]
+    stmt = dialect_insert(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["channel_id", "contact_id", "kind"],
+        set_={"queued_at": stmt.excluded.queued_at, "taken_by": None},
+    )
+    session.execute(
+        stmt,
+        [
+            {"channel_id": channel_id, "contact_id": contact_id, "kind": kind, "queued_at": now}
+            for channel_id, contact_id, kind in sorted(set(keys))
+        ],
+    )
 
 
 def update_window(row: Window, opened_at: datetime | None, expires_at: datetime, now: datetime) -> None:

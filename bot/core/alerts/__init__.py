@@ -2,10 +2,12 @@
 
 Exactly once, with several app instances on one database, restarts and a flaky Slack:
 
-1. Claim. Every due (window, expiry, Slack channel) becomes one `alert_claims` row, inserted with
-   ON CONFLICT DO NOTHING on the unique key. A repeated scan, a restart or a second instance
-   inserts nothing; a window extended by a new customer message has a new `expires_at`, hence its
-   own claim (its own alert, later).
+1. Claim. Every due (window, expiry, Slack channel) becomes one `alert_claims` row, inserted by
+   one INSERT .. SELECT with ON CONFLICT DO NOTHING on the unique key (the routing is in the SQL).
+   A repeated scan, a restart or a second instance inserts nothing; a window extended by a new
+   customer message has a new `expires_at`, hence its own claim (its own alert, later). A scan
+   reads the expiries that crossed a lead's edge since the previous one, and the windows
+   ingestion queued because they arrived already close to closing (`window_due_queue`).
 2. Lease. Unposted claims whose turn has come are leased with one UPDATE .. RETURNING (on
    PostgreSQL the candidate rows are picked FOR UPDATE SKIP LOCKED, and the UPDATE re-checks the
    lease on the locked row), committed before anything is posted: only one instance holds a claim.
@@ -27,7 +29,6 @@ from __future__ import annotations
 from bot.blocks.alerts import RESUME_ACTION_ID, AlertItem
 from bot.core.alerts.digest import BACKOFF_BASE, BACKOFF_MAX, backoff
 from bot.core.alerts.scan import (
-    FULL_SWEEP_EVERY,
     LEASE,
     LEASE_BATCH,
     ScanCursor,
@@ -42,7 +43,6 @@ from bot.rules.windows import WINDOW_KINDS as KINDS
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_MAX",
-    "FULL_SWEEP_EVERY",
     "KINDS",
     "LEASE",
     "LEASE_BATCH",

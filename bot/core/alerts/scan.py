@@ -6,6 +6,7 @@ Time is passed in (`now`); nothing here reads a clock.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.blocks.alerts import AlertItem
 from bot.rules.phones import wa_id_to_e164
 from bot.store import alert_claims, contacts, windows
-from bot.store.alert_claims import LeasedClaim
+from bot.store.alert_claims import AlertRoute, LeasedClaim
 from bot.store.models import Contact
 from bot.store.outbound import LastSend, last_sends
 
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # longer than a few Slack calls with their timeouts
 LEASE_BATCH = 500  # claims leased per round; a scan takes more rounds while some are left
-# A window that shows up already inside a scanned range is alerted within this time.
-FULL_SWEEP_EVERY = timedelta(minutes=5)
 
 # Teams without an alert_channel are skipped; say so once per process, not once per scan.
 _warned_teams: set[str] = set()
@@ -45,7 +44,7 @@ class ScanResult:
     superseded: int = 0  # claims dropped because the window was extended or answered meanwhile
     expired: int = 0  # claims dropped because the window closed before they could be posted
     given_up: int = 0  # claims whose posts failed for longer than alerts.give_up_after_minutes
-    skipped_teams: list[str] = field(default_factory=list)
+    skipped_teams: list[str] = field(default_factory=list)  # teams without an alert_channel
 
 
 # ---- which team, which Slack channel ---------------------------------------------------------
@@ -56,29 +55,6 @@ def _teams_for_channel(config: Any, channel_id: str) -> list[Any]:
     if finder is not None:
         return list(finder(channel_id))
     return [team for team in config.teams if channel_id in team.channels]
-
-
-def _alert_teams(config: Any, channel_id: str, last_team_id: str | None) -> list[Any]:
-    """The team whose agent last contacted the customer, else every team that owns the channel."""
-    if last_team_id is not None:
-        team = config.team(last_team_id)
-        if team is not None:
-            return [team]
-    return _teams_for_channel(config, channel_id)
-
-
-def _with_alert_channel(teams: Iterable[Any], skipped: list[str]) -> list[Any]:
-    kept = []
-    for team in teams:
-        if team.alert_channel:
-            kept.append(team)
-            continue
-        if team.id not in skipped:
-            skipped.append(team.id)
-        if team.id not in _warned_teams:
-            _warned_teams.add(team.id)
-            log.warning("team %s has no alert_channel: its expiry alerts are not posted", team.id)
-    return kept
 
 
 def _contact_e164(contact: Contact) -> str | None:
@@ -104,50 +80,59 @@ def claim_due(
     since: datetime | None = None,
 ) -> int:
     """Insert a claim for every window due now in every Slack channel it goes to; returns how
-    many are new. Due: now < expires_at <= now + the team's alert_lead_minutes.
+    many are new. Due: now < expires_at <= now + the team's alert_lead_minutes. The team: the one
+    whose agent last wrote to the customer, else every team that owns the WhatsApp channel; teams
+    without an alert_channel are skipped (and warned about once). All of it is one set-based
+    INSERT .. SELECT in the database (`store.alert_claims.claim_due_windows`).
 
     With `since` (the previous scan's `now`), only windows that *became* due since then are read:
     for each lead L, expiries in (since + L, now + L]. Every expiry crosses each lead's moving
     edge in exactly one scan, so nothing is skipped, and a scan reads hundreds of rows instead of
-    every window closing within the hour. The unique claim key keeps it exactly-once either way.
-    """
+    every window closing within the hour. Windows that arrive already past an edge (a customer
+    message the BSP delivered hours late, a replay) are in `window_due_queue`, which ingestion
+    fills and every scan empties: they are claimed by the next scan. Without `since`, everything
+    due is read (the first scan of a process). The unique claim key keeps it exactly-once."""
     result = result if result is not None else ScanResult()
-    leads = sorted({team.alert_lead_minutes for team in config.teams if team.alert_lead_minutes > 0})
-    if not leads:
+    teams = list(config.teams)
+    _note_teams_without_alert_channel(teams, result.skipped_teams)
+    alerting = [team for team in teams if team.alert_channel and team.alert_lead_minutes > 0]
+    if not alerting:
         return 0
+    leads = sorted({team.alert_lead_minutes for team in alerting})
     if since is None or since >= now:
-        ranges: list[tuple[datetime | None, datetime]] = [(None, now + timedelta(minutes=leads[-1]))]
+        edges: list[tuple[datetime | None, datetime]] = [(None, now + timedelta(minutes=leads[-1]))]
     else:
-        ranges = [(since + timedelta(minutes=lead), now + timedelta(minutes=lead)) for lead in leads]
-    due = windows.due_windows(session, now, ranges)
-    if not due:
-        return 0
-    last = last_sends(session, {(w.channel_id, w.contact_id) for w in due})
-    rows: dict[tuple[str, int, str, datetime, str], dict[str, Any]] = {}
-    for w in due:
-        previous = last.get((w.channel_id, w.contact_id))
-        teams = _with_alert_channel(
-            _alert_teams(config, w.channel_id, previous.team_id if previous else None), result.skipped_teams
-        )
-        for team in teams:
-            if w.expires_at > now + timedelta(minutes=team.alert_lead_minutes):
-                continue  # due for a team with a longer lead, not this one yet
-            key = (w.channel_id, w.contact_id, w.kind, w.expires_at, team.alert_channel)
-            rows[key] = {
-                "channel_id": w.channel_id,
-                "contact_id": w.contact_id,
-                "kind": w.kind,
-                "expires_at": w.expires_at,
-                "slack_channel": team.alert_channel,
-                "claimed_at": now,
-                "attempts": 0,
-            }
-    if not rows:
-        return 0
-    # Same order in every instance: concurrent inserts of overlapping keys wait, never deadlock.
-    new = alert_claims.insert_claims(session, [rows[key] for key in sorted(rows)])
+        edges = [(since + timedelta(minutes=lead), now + timedelta(minutes=lead)) for lead in leads]
+    new = alert_claims.claim_due_windows(
+        session,
+        now,
+        routes=[
+            AlertRoute(
+                team.id,
+                team.alert_channel,
+                now + timedelta(minutes=team.alert_lead_minutes),
+                tuple(team.channels),
+            )
+            for team in alerting
+        ],
+        known_teams=[team.id for team in teams],
+        edges=edges,
+        scan_id=uuid.uuid4().hex,
+    )
     result.claimed += new
     return new
+
+
+def _note_teams_without_alert_channel(teams: Iterable[Any], skipped: list[str]) -> None:
+    """Teams without an alert_channel: listed in the scan's result, warned about once per process."""
+    for team in teams:
+        if team.alert_channel:
+            continue
+        if team.id not in skipped:
+            skipped.append(team.id)
+        if team.id not in _warned_teams:
+            _warned_teams.add(team.id)
+            log.warning("team %s has no alert_channel: its expiry alerts are not posted", team.id)
 
 
 # ---- 2. lease --------------------------------------------------------------------------------
@@ -235,26 +220,24 @@ def _button_team(config: Any, claim: LeasedClaim, previous: LastSend | None) -> 
 
 @dataclass
 class ScanCursor:
-    """What one process remembers between scans so each scan reads only windows that became due
-    since the previous one. A full sweep runs first, then every FULL_SWEEP_EVERY: it catches
-    windows that arrived already inside a scanned range (a customer message delivered hours late
-    by a BSP's retries), at most that late."""
+    """What one process remembers between scans so each scan reads only the windows that became
+    due since the previous one: the previous scan's `now`. The first scan of a process reads
+    everything due (nothing is remembered across restarts); after that, windows that arrive
+    already inside a scanned range come through `window_due_queue`, so no periodic full sweep."""
 
     last_now: datetime | None = None
-    last_full: datetime | None = None
 
     def since_for(self, now: datetime) -> datetime | None:
-        """The previous scan's time, or None when this scan must be a full sweep."""
-        if self.last_now is None or self.last_full is None or now <= self.last_now:
-            return None
-        if now - self.last_full >= FULL_SWEEP_EVERY:
+        """The previous scan's time, or None when this scan must read everything due (the first
+        one, or the clock went back)."""
+        if self.last_now is None or now <= self.last_now:
             return None
         return self.last_now
 
-    def scanned(self, now: datetime, *, full: bool) -> None:
+    def scanned(self, now: datetime, *, full: bool = False) -> None:
+        """This scan's claims are committed: the next one reads from `now` on. (`full` is
+        accepted for callers that say which kind of scan it was; it changes nothing.)"""
         self.last_now = now
-        if full:
-            self.last_full = now
 
 
 def claim_and_lease(
@@ -273,7 +256,7 @@ def claim_and_lease(
         with rt.store.session() as session:
             claim_due(session, rt.config, now, result, since=since)
         if cursor is not None:
-            cursor.scanned(now, full=since is None)
+            cursor.scanned(now)
     with rt.store.session() as session:
         leased = lease(session, now, instance_id)
     if not leased:

@@ -8,7 +8,7 @@ SQLite older than 3.34 or without FTS5) the migration still succeeds and logs a 
 search then works as before, by scanning (docs/operations.md).
 
 Revision ID: 0007_search
-Revises: 0004_hardening
+Revises: 0006_scan
 Create Date: 2026-12-01
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 revision: str = "0007_search"
-down_revision: str | None = "0004_hardening"
+down_revision: str | None = "0006_scan"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
