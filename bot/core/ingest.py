@@ -74,8 +74,18 @@ def ingest_events(
 ) -> IngestReport:
     """Apply one batch of provider events in one transaction, then recompute the windows rows
     of every contact it touched. Safe to call again with the same events."""
-    report = IngestReport()
     with store.session() as session:
+        return ingest_events_in(session, channel_id, events, now)
+
+
+def ingest_events_in(
+    session: Session, channel_id: str, events: Sequence[WebhookEvent], now: datetime
+) -> IngestReport:
+    """`ingest_events` inside the caller's transaction (the drainers': their delivery rows stay
+    locked until it commits), in a savepoint: a batch that fails leaves nothing of itself and the
+    transaction usable for the next try."""
+    report = IngestReport()
+    with session.begin_nested():
         touched: set[int] = set()
         # Statuses are most of the traffic (about three per message sent): their dedupe rows and
         # the outbound messages they move are written and read once per batch, not per event.
