@@ -24,12 +24,16 @@ log = logging.getLogger(__name__)
 
 # How often a worker says how many deliveries wait (INFO, only when some do).
 BACKLOG_LOG_SECONDS = 30.0
+# Deliveries per transaction on PostgreSQL: measured about 1.3x the events/s of 16, and a batch
+# locks only its own rows there. On SQLite a batch holds the one write lock that the webhook
+# endpoint's stores wait for, so it stays at MAX_BATCH (16) there.
+POSTGRESQL_BATCH = 64
 
 
 def run_worker(
     config_path: str,
     *,
-    batch: int = MAX_BATCH,
+    batch: int | None = None,
     poll_seconds: float = 0.2,
     once: bool = False,
     metrics: tuple[str, int] | None = None,
@@ -50,6 +54,8 @@ def run_worker(
     logs.add_secrets(logs.config_secrets(rt.config, os.environ))  # the BSP keys the config names
     if rt.store.dialect == "sqlite" and not once:
         log.info("worker on SQLite: run only one (PostgreSQL lets several share the deliveries)")
+    if batch is None:
+        batch = POSTGRESQL_BATCH if rt.store.dialect == "postgresql" else MAX_BATCH
     if metrics is not None:
         from bot.metrics import serve_in_thread
 

@@ -7,7 +7,6 @@ import argparse
 import os
 
 from bot.cli.serve import port_number
-from bot.core.delivery_queue import MAX_BATCH
 
 
 def _positive_int(value: str) -> int:
@@ -35,8 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch",
         type=_positive_int,
-        default=MAX_BATCH,
-        help=f"deliveries per transaction (default: {MAX_BATCH})",
+        default=None,
+        help="deliveries per transaction (default: 16 on SQLite, where a batch holds the one write "
+        "lock the webhook endpoint also needs; 64 on PostgreSQL)",
     )
     parser.add_argument(
         "--poll-seconds", type=_seconds, default=0.2, help="pause when nothing is due (default: 0.2)"

@@ -97,7 +97,16 @@ def claim_new_replies_in(
     follow = timedelta(days=settings.follow_days)
     batch = timedelta(seconds=settings.batch_seconds)
     claimed = 0
+    followed = rows.contacts_with_sends(
+        session,
+        channel_id,
+        [contact_id for contact_id, _ in new_inbound],
+        min(message.at for _, message in new_inbound) - follow,
+        max(message.at for _, message in new_inbound) + SAME_SECOND,
+    )
     for contact_id, message in new_inbound:
+        if contact_id not in followed:  # most customers: no send of ours to follow
+            continue
         # A reply follows a send of the follow_days before it was written (so a replayed old
         # message goes to the thread it belonged to, and one written before any send to none).
         # WhatsApp's timestamps have whole seconds: a reply within the send's second counts.

@@ -97,7 +97,9 @@ def test_a_template_webhook_drained_elsewhere_reaches_this_process_cache(
     serve = next(other)
     try:
         with serve.store.session() as session:
-            save_templates(session, "vendas", [Template("aviso_pedido", "pt_BR", Category.UTILITY, "APPROVED")], NOW)
+            save_templates(
+                session, "vendas", [Template("aviso_pedido", "pt_BR", Category.UTILITY, "APPROVED")], NOW
+            )
         serve.templates.recheck_seconds = 0  # look at the stored row at every read
         assert serve.templates.get("vendas", revalidate=False).status == "fresh"
         with worker.store.session() as session:
@@ -109,7 +111,13 @@ def test_a_template_webhook_drained_elsewhere_reaches_this_process_cache(
         # A fetch asked for after the change clears the mark, in every process.
         later = NOW + timedelta(seconds=5)
         with serve.store.session() as session:
-            save_templates(session, "vendas", [Template("aviso_pedido", "pt_BR", Category.UTILITY, "APPROVED")], later, later)
+            save_templates(
+                session,
+                "vendas",
+                [Template("aviso_pedido", "pt_BR", Category.UTILITY, "APPROVED")],
+                later,
+                later,
+            )
         assert serve.templates.get("vendas", revalidate=False).status == "fresh"
     finally:
         for gen in (runtimes, other):

@@ -42,9 +42,7 @@ SECRET = "w0rker"
 CONFIRMATION = ("DAGENT", "1700000000.000001")
 
 
-def envelope(
-    messages: Sequence[dict[str, Any]] = (), statuses: Sequence[dict[str, Any]] = ()
-) -> bytes:
+def envelope(messages: Sequence[dict[str, Any]] = (), statuses: Sequence[dict[str, Any]] = ()) -> bytes:
     """A Meta envelope, as the sandbox channel receives it."""
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
@@ -53,13 +51,16 @@ def envelope(
         "messages": list(messages),
         "statuses": list(statuses),
     }
-    body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
     return json.dumps(body).encode()
 
 
-def message(message_id: str, at: datetime) -> dict[str, Any]:
+def message(message_id: str, at: datetime, sender: str = "5511987654321") -> dict[str, Any]:
     return {
-        "from": "5511987654321",
+        "from": sender,
         "id": message_id,
         "timestamp": str(int(at.timestamp())),
         "type": "text",
@@ -68,9 +69,10 @@ def message(message_id: str, at: datetime) -> dict[str, Any]:
 
 
 def bodies(count: int, per_body: int, at: datetime) -> list[bytes]:
-    """`count` deliveries of `per_body` distinct customer messages each."""
+    """`count` deliveries of `per_body` distinct customer messages each, one customer each."""
     return [
-        envelope([message(f"wamid.W{i}.{j}", at) for j in range(per_body)]) for i in range(count)
+        envelope([message(f"wamid.W{i}.{j}", at, f"55119{i:08d}") for j in range(per_body)])
+        for i in range(count)
     ]
 
 
@@ -273,7 +275,9 @@ def test_two_workers_share_the_queue_without_applying_anything_twice(
 def locked_deliveries(store: Store) -> int:
     """Deliveries not processed whose rows another transaction holds (a worker's batch in flight)."""
     with store.engine.connect() as connection:
-        waiting = connection.scalar(text("SELECT count(*) FROM webhook_deliveries WHERE processed_at IS NULL"))
+        waiting = connection.scalar(
+            text("SELECT count(*) FROM webhook_deliveries WHERE processed_at IS NULL")
+        )
         free = connection.scalar(
             text(
                 "SELECT count(*) FROM (SELECT id FROM webhook_deliveries WHERE processed_at IS NULL "
