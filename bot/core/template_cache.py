@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot import metrics
@@ -79,10 +79,10 @@ class TemplateCache:
                 stamp = templates_stamp(session, channel_id)
                 if stamp is not None and stamp[0] == known.fetched_at:
                     invalidated = stamp[1] is not None or known.invalidated
-                    return _Entry(known.fetched_at, known.templates, invalidated, checked)
+                    return replace(known, invalidated=invalidated, checked=checked)
             row = load_templates_stamped(session, channel_id)
-        if row is None:
-            return known
+        if row is None:  # never fetched (or the row is gone): what memory has, if anything
+            return None if known is None else replace(known, checked=checked)
         fetched_at, invalidated_at, templates = row
         return _Entry(fetched_at, templates, invalidated_at is not None, checked)
 

@@ -321,3 +321,29 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
         attempts = session.scalars(select(WebhookDelivery.attempts).distinct()).all()
     assert attempts == [0]  # the kill is not counted as a failure of the deliveries
     store.dispose()
+
+
+def test_worker_metrics_port_counts_what_it_ingested(config: Path, sqlite_url: str, slack: FakeSlack) -> None:
+    store = migrated(sqlite_url)
+    now = datetime.now(UTC)
+    store_bodies(store, bodies(2, 5, now), now)
+    port = free_port()
+    process = worker(config, environment(sqlite_url, slack), "--metrics-port", str(port))
+    try:
+        deadline = time.monotonic() + 60
+        while counts(store)[2] and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()[1].decode()
+            time.sleep(0.1)
+        while True:
+            try:
+                scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "no /metrics on the worker's --metrics-port"
+                time.sleep(0.2)
+    finally:
+        totals = stopped_totals(process)
+    assert 'contato_ingested_events_total{channel="sandbox"} 10.0' in scraped
+    assert "contato_webhook_deliveries_waiting 0.0" in scraped
+    assert totals["processed"] == 2
+    store.dispose()
