@@ -347,3 +347,43 @@ def test_worker_metrics_port_counts_what_it_ingested(config: Path, sqlite_url: s
     assert "contato_webhook_deliveries_waiting 0.0" in scraped
     assert totals["processed"] == 2
     store.dispose()
+
+
+def test_serve_ingesting_in_process_and_a_worker_share_the_queue(
+    config: Path, pg_url: str, slack: FakeSlack
+) -> None:
+    store = migrated(pg_url)
+    env = environment(pg_url, slack, METRICS_TOKEN="scrape")
+    port = free_port()
+    serve = subprocess.Popen(
+        [*contato_bot(), "--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**env, "CONTATO_INGEST": "in-process"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    process = worker(config, env, "--batch", "4")
+    try:
+        wait_until_serving(port, serve)
+        wait_for_log(process, "worker started")
+        now = datetime.now(UTC)
+        count, per_body = 120, 5
+        headers = {"Content-Type": "application/json", "X-Webhook-Secret": SECRET}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for body in bodies(count, per_body, now):
+                assert client.post("/webhooks/sandbox", content=body, headers=headers).status_code == 200
+        deadline = time.monotonic() + 120
+        while counts(store)[2] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        scraped = httpx.get(
+            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer scrape"}
+        ).text
+        found = re.search(r'contato_ingested_events_total\{channel="sandbox"\} ([0-9.]+)', scraped)
+        by_serve = float(found.group(1)) if found else 0.0
+    finally:
+        totals = stopped_totals(process)
+        serve.terminate()
+        serve.wait(timeout=15)
+    assert counts(store) == (count * per_body, count, 0)
+    # Every event was applied once, by one of the two processes.
+    assert by_serve + totals["events"] == count * per_body
+    store.dispose()
