@@ -35,10 +35,11 @@ from sqlalchemy.orm import Session
 
 from bot import metrics
 from bot.bsp import registry
-from bot.bsp.base import WebhookEvent, WebhookShapeError
+from bot.bsp.base import InboundMessage, NumberChanged, StatusUpdate, WebhookEvent, WebhookShapeError
 from bot.bsp.limits import Screened, screen_events
 from bot.core.conversation import claim_new_replies_in
 from bot.core.ingest import IngestReport, ingest_events_in
+from bot.rules import phones
 from bot.runtime import Runtime
 from bot.store import deliveries
 from bot.store import templates as template_rows
@@ -168,6 +169,13 @@ def _apply(
 ) -> Drained:
     drained = Drained(claimed=len(rows))
     cached = {row.id: events for row in rows if parsed and (events := parsed.take(row.id)) is not None}
+    keys: set[str] = set()
+    for row in rows:
+        if row.id not in cached:
+            with contextlib.suppress(Exception):  # a body that does not parse fails below, alone
+                cached[row.id] = parse_body(rt, row.channel_id, row.body, row.received_at)
+        keys |= contact_keys(row.channel_id, cached.get(row.id, []))
+    deliveries.serialize_on(session, keys)  # before any of the batch's writes: no lock order to break
     for channel_id, run in _runs(rows):
         try:
             events = [event for row in run for event in _events_of(rt, row, cached)]
@@ -186,6 +194,30 @@ def _apply(
         deliveries.mark_processed(session, [row.id for row in run], now)
         drained.processed += len(run)
     return drained
+
+
+def contact_keys(channel_id: str, events: Sequence[WebhookEvent]) -> set[str]:
+    """What the events touch that two drainers must not apply at once (`deliveries.serialize_on`):
+    the contacts, by their canonical number or user id, and the messages whose status moves."""
+    keys: set[str] = set()
+
+    def contact(wa_id: str | None, user_id: str | None) -> None:
+        if wa_id:
+            with contextlib.suppress(phones.InvalidPhone):
+                keys.add("phone:" + phones.phone_key(wa_id))
+        if user_id:
+            keys.add("user:" + user_id)
+
+    for event in events:
+        if isinstance(event, InboundMessage):
+            contact(event.wa_id, event.user_id)
+        elif isinstance(event, StatusUpdate):
+            contact(event.recipient_wa_id, event.recipient_user_id)
+            keys.add(f"message:{channel_id}:{event.message_id}")
+        elif isinstance(event, NumberChanged):
+            contact(event.old_wa_id, None)
+            contact(event.new_wa_id, None)
+    return keys
 
 
 def _events_of(

@@ -8,11 +8,12 @@ connection, and the rows are due again for the next one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import WebhookDelivery
@@ -99,6 +100,30 @@ def claim_deliveries(session: Session, ids: Sequence[int], *, parked: bool = Fal
     if not parked:
         query = query.where(WebhookDelivery.failed_at.is_(None))
     return _locked(session, query.order_by(WebhookDelivery.id))
+
+
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def serialize_on(session: Session, keys: Iterable[str]) -> None:
+    """PostgreSQL: take a transaction lock per key (a contact, a message), waiting for a drainer
+    that holds one. Ingestion recomputes a contact's windows from the events it can see and moves
+    a message's status by what it read: two transactions doing that for the same contact at once
+    would each miss the other's uncommitted events, and the last to commit would win. Every
+    drainer takes all its keys at once in one order, so two never deadlock on them; the locks go
+    at commit, rollback, or with the connection of a drainer that died. SQLite: nothing to do
+    (the transaction already holds the one write lock)."""
+    ids = sorted({_lock_id(key) for key in keys})
+    if not ids or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(k)) "
+            "FROM (SELECT unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
+        ),
+        {"ids": ids},
+    )
 
 
 def record_failure(

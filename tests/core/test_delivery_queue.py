@@ -122,3 +122,45 @@ def test_a_template_webhook_drained_elsewhere_reaches_this_process_cache(
     finally:
         for gen in (runtimes, other):
             next(gen, None)
+
+
+def test_two_drainers_on_one_customer_take_turns_and_the_window_sees_both(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from bot.core.ingest import ingest_events_in
+    from bot.store.models import Window
+
+    runtimes = make_runtime(pg_url, tmp_path, monkeypatch)
+    rt = next(runtimes)
+    try:
+        hour = 3600
+        store(rt, envelope(message("wamid.OLDER", at=int(NOW.timestamp()) - 2 * hour)))
+        newer = delivery_queue.parse_body(
+            rt, "vendas", envelope(message("wamid.NEWER", at=int(NOW.timestamp()) - hour)), NOW
+        )
+        drained: list[delivery_queue.Drained] = []
+        with rt.store.session() as session:  # another drainer, mid-batch on the same customer
+            deliveries.serialize_on(session, delivery_queue.contact_keys("vendas", newer))
+            thread = threading.Thread(target=lambda: drained.append(delivery_queue.drain_due(rt)))
+            thread.start()
+            deadline = time.monotonic() + 30
+            with rt.store.engine.connect() as observer:
+                waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                while not observer.scalar(text(waiting)):
+                    assert time.monotonic() < deadline, "the second drainer did not wait its turn"
+                    observer.rollback()
+                    time.sleep(0.05)
+            ingest_events_in(session, "vendas", newer, NOW)
+        thread.join(timeout=30)
+        assert drained and drained[0].processed == 1
+        assert refs(rt) == ["wamid.NEWER", "wamid.OLDER"]
+        with rt.store.session() as session:
+            expires = session.scalars(select(Window.expires_at).where(Window.kind == "customer_care")).one()
+        assert expires == NOW - timedelta(hours=1) + timedelta(hours=24)  # from the newer message
+    finally:
+        next(runtimes, None)
