@@ -15,10 +15,6 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -31,31 +27,12 @@ from bot import handlers, metrics
 from bot.core.webhooks import WebhookProcessor, read_capped, webhook_routes
 from bot.logs import log_context
 from bot.runtime import Runtime
+from bot.slack_client import build_slack_client, configure_slack_client  # noqa: F401  (re-exported)
 from bot.slack_edge import MAX_SLACK_BODY_BYTES, ReplayCache, check_request
 
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
-
-
-def build_slack_client(rt: Runtime) -> AsyncWebClient:
-    """The Web API client: SLACK_API_URL honoured (GovSlack, tests); 429s and network errors retried."""
-    token = rt.settings.slack_bot_token.get_secret_value() if rt.settings.slack_bot_token else None
-    return configure_slack_client(AsyncWebClient(token=token), rt)
-
-
-def configure_slack_client(client: AsyncWebClient, rt: Runtime) -> AsyncWebClient:
-    """Point a Web API client at SLACK_API_URL (when set) and retry 429s and network errors."""
-    if rt.settings.slack_api_url:
-        base = rt.settings.slack_api_url
-        client.base_url = base if base.endswith("/") else base + "/"
-    client.retry_handlers.extend(
-        [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncConnectionErrorRetryHandler(max_retry_count=1),
-        ]
-    )
-    return metrics.instrument_slack_client(client)
 
 
 def build_bolt_app(rt: Runtime, *, socket_mode: bool = False) -> AsyncApp:
@@ -112,11 +89,13 @@ def build_asgi_app(
     slack: AsyncWebClient | None = None,
     webhooks: WebhookProcessor | None = None,
     with_scheduler: bool = True,
+    ingest: bool = True,
 ) -> Starlette:
     """Slack endpoints (unless Socket Mode passes bolt=None), webhooks, health, scheduler.
 
     `slack` is the Web API client delivery updates and alerts go out through (default: bolt's);
-    `webhooks` a processor the caller runs itself (default: one this app's lifespan runs)."""
+    `webhooks` a processor the caller runs itself (default: one this app's lifespan runs);
+    `ingest` False: webhooks are only stored, `contato-bot worker` processes ingest them."""
     routes: list[Route] = [Route("/healthz", _healthz(rt), methods=["GET"])]
     if rt.settings.metrics_token is not None:  # else only on `serve --metrics-port`
         token = rt.settings.metrics_token.get_secret_value()
@@ -143,13 +122,13 @@ def build_asgi_app(
     if slack is None and bolt is not None:
         slack = bolt.client
     owns_processor = webhooks is None
-    processor = webhooks if webhooks is not None else WebhookProcessor(rt, slack)
+    processor = webhooks if webhooks is not None else WebhookProcessor(rt, slack, ingest=ingest)
     routes.extend(webhook_routes(rt, processor))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if owns_processor:
-            processor.start()  # also picks up deliveries stored but not processed before a crash
+            processor.start()  # its drainer also takes what was stored but not processed before a crash
         warmups = [asyncio.get_running_loop().create_task(warm()) for warm in rt.warmups]
         scheduler = None
         if with_scheduler and slack is not None:

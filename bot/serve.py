@@ -15,7 +15,6 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 
 
-
 def missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str]:
     """The environment variables `serve` needs and does not have."""
     needed = (
@@ -43,6 +42,7 @@ def run_serve(
     port: int,
     socket_mode: bool,
     metrics: tuple[str, int] | None = None,
+    ingest: bool = True,
 ) -> int:
     settings = Settings()
     missing = missing_slack_settings(settings, socket_mode=socket_mode)
@@ -66,23 +66,30 @@ def run_serve(
         token = rt.settings.metrics_token.get_secret_value() if rt.settings.metrics_token else None
         serve_in_thread(rt.store, rt.now, metrics[0], metrics[1], token)
         log.info("serving metrics at http://%s:%s/metrics", metrics[0], metrics[1])
+    if not ingest:
+        log.info("webhooks are only stored here: `contato-bot worker` processes ingest them")
     if not socket_mode:
         log.info("serving Slack at http://%s:%s/slack/events", host, port)
         uvicorn.run(
-            build_asgi_app(rt, bolt), host=host, port=port, log_config=None, log_level=None, access_log=False
+            build_asgi_app(rt, bolt, ingest=ingest),
+            host=host,
+            port=port,
+            log_config=None,
+            log_level=None,
+            access_log=False,
         )
         return 0
-    return asyncio.run(_serve_socket_mode(rt, bolt, host, port))
+    return asyncio.run(_serve_socket_mode(rt, bolt, host, port, ingest))
 
 
-async def _serve_socket_mode(rt, bolt, host: str, port: int) -> int:  # type: ignore[no-untyped-def]
+async def _serve_socket_mode(rt, bolt, host: str, port: int, ingest: bool) -> int:  # type: ignore[no-untyped-def]
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
     from bot.app import build_asgi_app
 
     # Slack arrives over the WebSocket; webhooks and /healthz are still served over HTTP.
     # Delivery updates and alerts still go out through the Web API.
-    asgi = build_asgi_app(rt, None, slack=bolt.client)
+    asgi = build_asgi_app(rt, None, slack=bolt.client, ingest=ingest)
     server = uvicorn.Server(
         uvicorn.Config(asgi, host=host, port=port, log_config=None, log_level=None, access_log=False)
     )

@@ -90,31 +90,38 @@ def test_dockerignore_keeps_secrets_data_and_the_venv_out() -> None:
     assert copied and not copied & patterns
 
 
-def test_compose_postgres_and_two_app_instances() -> None:
+def test_compose_postgres_two_web_instances_and_workers() -> None:
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
     postgres = services["postgres"]
     assert postgres["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
-    apps = {name: s for name, s in services.items() if s.get("build") or "contato" in s.get("image", "")}
-    assert len(apps) == 2
+    contato = {name: s for name, s in services.items() if s.get("build") or "contato" in s.get("image", "")}
+    apps = {name: s for name, s in contato.items() if s.get("command", ["serve"]) == ["serve"]}
+    workers = {name: s for name, s in contato.items() if s.get("command") == ["worker"]}
+    assert len(apps) == 2 and len(workers) == 1 and len(contato) == 3
+    for name, service in contato.items():
+        assert service["image"] == "contato-bot:latest", name  # one image for all
+        assert service["environment"]["DATABASE_URL"].startswith("postgresql://"), name
+        assert "@postgres:5432/" in service["environment"]["DATABASE_URL"], name
+        assert service["env_file"] == ".env", name
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy", name
     published = []
     for name, app in apps.items():
-        assert app["image"] == "contato-bot:latest", name  # one image for both
-        assert app["environment"]["DATABASE_URL"].startswith("postgresql://"), name
-        assert "@postgres:5432/" in app["environment"]["DATABASE_URL"], name
-        assert app["env_file"] == ".env", name
-        assert app["depends_on"]["postgres"]["condition"] == "service_healthy", name
         assert "/healthz" in " ".join(app["healthcheck"]["test"]), name
-        assert app.get("command", ["serve"]) == ["serve"], name
+        assert app["environment"]["CONTATO_INGEST"] == "off", name  # the workers ingest
         published += [str(port).split(":")[0] for port in app["ports"]]
     assert len(published) == len(set(published)) == 2  # a port each
+    (worker,) = workers.values()
+    assert "ports" not in worker  # nothing to publish: it only talks to the database and Slack
+    assert worker["healthcheck"] == {"disable": True}  # the image's check asks /healthz, which it has not
+    assert worker["deploy"]["replicas"] >= 2  # several workers share the deliveries on PostgreSQL
 
 
-def test_systemd_unit_runs_serve_as_a_user() -> None:
+def unit_sections(name: str) -> dict[str, list[tuple[str, str]]]:
     sections: dict[str, list[tuple[str, str]]] = {}
     section = ""
-    for raw in (ROOT / "deploy" / "contato-bot.service").read_text().splitlines():
+    for raw in (ROOT / "deploy" / name).read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -124,10 +131,24 @@ def test_systemd_unit_runs_serve_as_a_user() -> None:
             continue
         key, _, value = line.partition("=")
         sections[section].append((key.strip(), value.strip()))
+    return sections
+
+
+def test_systemd_unit_runs_serve_as_a_user() -> None:
+    sections = unit_sections("contato-bot.service")
     service = dict(sections["Service"])
     assert re.search(r"(^|/)contato-bot serve\b", service["ExecStart"])
     assert service["User"] and service["User"] not in ("root", "0")
     assert "Restart" in service
+    assert dict(sections["Install"])["WantedBy"] == "multi-user.target"
+
+
+def test_systemd_worker_unit_runs_the_worker_as_the_same_user() -> None:
+    sections = unit_sections("contato-bot-worker.service")
+    service = dict(sections["Service"])
+    assert re.search(r"(^|/)contato-bot worker\b", service["ExecStart"])
+    assert service["User"] == dict(unit_sections("contato-bot.service")["Service"])["User"]
+    assert service["KillSignal"] == "SIGTERM" and "Restart" in service
     assert dict(sections["Install"])["WantedBy"] == "multi-user.target"
 
 

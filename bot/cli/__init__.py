@@ -30,6 +30,7 @@ from bot.cli import (
     templates,
     webhook,
     webhooks,
+    worker,
 )
 from bot.cli.common import CommandFailed, UsageError
 from bot.logs import LogSettingsError, setup_logging
@@ -39,7 +40,7 @@ Runner = Callable[[argparse.Namespace, str], int]
 
 # The commands in the order `--help` lists them; each module adds its parser and runs it.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    check, serve, migrate, sessions, preview, templates, webhook, sandbox, prune, alerts, webhooks
+    check, serve, worker, migrate, sessions, preview, templates, webhook, sandbox, prune, alerts, webhooks
 )
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None], Runner]] = {
     m.__name__.rsplit(".", 1)[1]: (m.add_parser, m.run) for m in COMMAND_MODULES

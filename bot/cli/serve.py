@@ -1,5 +1,5 @@
-"""`contato-bot serve [--host] [--port] [--socket-mode] [--metrics-port]`: the Slack app, the webhooks and the
-alert scheduler in one process (bot.serve starts them)."""
+"""`contato-bot serve [--host] [--port] [--socket-mode] [--metrics-port] [--ingest in-process|off]`:
+the Slack app, the webhooks and the alert scheduler in one process (bot.serve starts them)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,16 @@ def port_number(value: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is out of range (valid ports: 1-65535)")
     return port
+
+
+INGEST_MODES = ("in-process", "off")
+
+
+def ingest_mode(value: str) -> str:
+    """`in-process` or `off` (from --ingest or $CONTATO_INGEST)."""
+    if value not in INGEST_MODES:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ingest mode (in-process or off)")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--metrics-host", default="127.0.0.1", help="where --metrics-port listens (default: 127.0.0.1)"
     )
+    parser.add_argument(
+        "--ingest",
+        type=ingest_mode,
+        default=os.environ.get("CONTATO_INGEST") or "in-process",
+        help="in-process: this process also ingests the webhooks it stores; off: only store them, "
+        "for `contato-bot worker` processes (default: $CONTATO_INGEST or in-process)",
+    )
 
 
 def run(args: argparse.Namespace, config_path: str) -> int:
@@ -47,4 +64,5 @@ def run(args: argparse.Namespace, config_path: str) -> int:
         port=args.port,
         socket_mode=args.socket_mode,
         metrics=(args.metrics_host, args.metrics_port) if args.metrics_port else None,
+        ingest=args.ingest == "in-process",
     )

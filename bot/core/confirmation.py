@@ -39,6 +39,13 @@ def error_sentence(rt: Runtime, code: str | None, detail: str | None) -> str | N
 def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[str, Any]]] | None:
     """Fallback text and blocks for the confirmation of one outbound message, as it stands now."""
     with rt.store.session() as session:
+        sent = outbound.get_outbound(session, outbound_id)
+    # Read outside the session below: the cache may look at the database itself, and a second
+    # transaction inside a first one waits for SQLite's one write lock until the busy timeout.
+    cached = []
+    if sent is not None and sent.template_name:
+        cached = rt.templates.get(sent.channel_id, revalidate=False).templates
+    with rt.store.session() as session:
         row = outbound.get_outbound(session, outbound_id)
         if row is None:
             return None
@@ -48,7 +55,6 @@ def confirmation_message(rt: Runtime, outbound_id: int) -> tuple[str, list[dict[
         channel = rt.config.channel(row.channel_id)
         preview = row.text or ""
         if row.kind == "template" and row.template_name:
-            cached = rt.templates.get(row.channel_id, revalidate=False).templates
             template = next(
                 (t for t in cached if t.name == row.template_name and t.language == row.language), None
             )

@@ -38,6 +38,7 @@ from bot.store.models import ConversationPost
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
+    from sqlalchemy.orm import Session
 
     from bot.runtime import Runtime
 
@@ -75,39 +76,62 @@ def claim_new_replies(
 ) -> int:
     """Claim the newly stored customer messages that belong in a followed thread; how many were
     claimed now (0 for duplicates)."""
+    if not rt.config.conversation.enabled or not new_inbound:
+        return 0
+    with rt.store.session() as session:
+        return claim_new_replies_in(session, rt, channel_id, new_inbound, now)
+
+
+def claim_new_replies_in(
+    session: Session,
+    rt: Runtime,
+    channel_id: str,
+    new_inbound: Sequence[tuple[int, InboundMessage]],
+    now: datetime,
+) -> int:
+    """`claim_new_replies` inside the caller's transaction (the drainers': claimed together with
+    the delivery that brought the messages, or not at all)."""
     settings = rt.config.conversation
     if not settings.enabled or not new_inbound:
         return 0
     follow = timedelta(days=settings.follow_days)
     batch = timedelta(seconds=settings.batch_seconds)
     claimed = 0
-    with rt.store.session() as session:
-        for contact_id, message in new_inbound:
-            # A reply follows a send of the follow_days before it was written (so a replayed old
-            # message goes to the thread it belonged to, and one written before any send to none).
-            # WhatsApp's timestamps have whole seconds: a reply within the send's second counts.
-            send = rows.followed_send(
-                session, channel_id, contact_id, message.at - follow, message.at + SAME_SECOND
-            )
-            if send is None:
-                continue
-            due_at = rows.open_burst_due_at(session, channel_id, contact_id, now) or now + batch
-            claimed += rows.insert_posts(
-                session,
-                [
-                    {
-                        "channel_id": channel_id,
-                        "message_id": message.message_id,
-                        "contact_id": contact_id,
-                        "outbound_id": send.id,
-                        "at": message.at,
-                        "content": stored_content(message, settings.show_customer_text),
-                        "claimed_at": now,
-                        "due_at": due_at,
-                        "attempts": 0,
-                    }
-                ],
-            )
+    followed = rows.contacts_with_sends(
+        session,
+        channel_id,
+        [contact_id for contact_id, _ in new_inbound],
+        min(message.at for _, message in new_inbound) - follow,
+        max(message.at for _, message in new_inbound) + SAME_SECOND,
+    )
+    for contact_id, message in new_inbound:
+        if contact_id not in followed:  # most customers: no send of ours to follow
+            continue
+        # A reply follows a send of the follow_days before it was written (so a replayed old
+        # message goes to the thread it belonged to, and one written before any send to none).
+        # WhatsApp's timestamps have whole seconds: a reply within the send's second counts.
+        send = rows.followed_send(
+            session, channel_id, contact_id, message.at - follow, message.at + SAME_SECOND
+        )
+        if send is None:
+            continue
+        due_at = rows.open_burst_due_at(session, channel_id, contact_id, now) or now + batch
+        claimed += rows.insert_posts(
+            session,
+            [
+                {
+                    "channel_id": channel_id,
+                    "message_id": message.message_id,
+                    "contact_id": contact_id,
+                    "outbound_id": send.id,
+                    "at": message.at,
+                    "content": stored_content(message, settings.show_customer_text),
+                    "claimed_at": now,
+                    "due_at": due_at,
+                    "attempts": 0,
+                }
+            ],
+        )
     return claimed
 
 

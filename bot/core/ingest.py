@@ -38,6 +38,7 @@ from bot.store.models import CustomerEvent, OutboundMessage, Window
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class IngestReport:
     """What one batch changed (JSON for `webhook replay`, and what the caller must follow up)."""
@@ -82,8 +83,23 @@ def ingest_events(
     of every contact it touched. Safe to call again with the same events. `longest_alert_lead`
     (the config's `longest_alert_lead`) is how close to expiring a window must be to go to the
     expiry scan's queue (see `recompute_windows_of`)."""
-    report = IngestReport()
     with store.session() as session:
+        return ingest_events_in(session, channel_id, events, now, longest_alert_lead=longest_alert_lead)
+
+
+def ingest_events_in(
+    session: Session,
+    channel_id: str,
+    events: Sequence[WebhookEvent],
+    now: datetime,
+    *,
+    longest_alert_lead: timedelta | None = None,
+) -> IngestReport:
+    """`ingest_events` inside the caller's transaction (the drainers': their delivery rows stay
+    locked until it commits), in a savepoint: a batch that fails leaves nothing of itself and the
+    transaction usable for the next try."""
+    report = IngestReport()
+    with session.begin_nested():
         touched: set[int] = set()
         # Statuses are most of the traffic (about three per message sent): their dedupe rows and
         # the outbound messages they move are written and read once per batch, not per event.

@@ -51,6 +51,28 @@ def followed_send(
     ).first()
 
 
+def contacts_with_sends(
+    session: Session, channel_id: str, contact_ids: Sequence[int], since: datetime, until: datetime
+) -> set[int]:
+    """Those of the contacts with a confirmed send on the channel between `since` and `until`:
+    one query for a whole batch, so only their messages look for the thread (`followed_send`)."""
+    if not contact_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(OutboundMessage.contact_id)
+            .where(
+                OutboundMessage.channel_id == channel_id,
+                OutboundMessage.contact_id.in_(sorted(set(contact_ids))),
+                OutboundMessage.slack_ts.is_not(None),
+                OutboundMessage.created_at >= since,
+                OutboundMessage.created_at <= until,
+            )
+            .distinct()
+        )
+    )
+
+
 def send_of_thread(session: Session, slack_channel: str, thread_ts: str) -> OutboundMessage | None:
     """The send whose confirmation is the thread's parent message."""
     return session.scalars(

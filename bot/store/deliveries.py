@@ -1,12 +1,19 @@
-"""`webhook_deliveries`: raw webhook bodies stored before the 200, drained by the processor."""
+"""`webhook_deliveries`: raw webhook bodies stored before the 200, drained by the workers.
+
+The drain is a work queue in the table itself: a drainer takes the oldest due rows with a row lock
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, so drainers in any number of processes never take the
+same row; on SQLite the transaction's `BEGIN IMMEDIATE` holds the one write lock instead), ingests
+them and marks them processed before it commits. A drainer that dies lets its locks go with its
+connection, and the rows are due again for the next one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import WebhookDelivery
@@ -50,15 +57,73 @@ class Pending:
     received_at: datetime
 
 
-def pending_deliveries(session: Session, ids: Sequence[int], *, parked: bool = False) -> list[Pending]:
-    """Those of `ids` not processed yet, oldest first (parked ones too when `parked`: a replay)."""
-    query = select(
-        WebhookDelivery.id, WebhookDelivery.channel_id, WebhookDelivery.body, WebhookDelivery.received_at
-    ).where(WebhookDelivery.id.in_(list(ids)), WebhookDelivery.processed_at.is_(None))
+_PENDING_COLUMNS = (
+    WebhookDelivery.id,
+    WebhookDelivery.channel_id,
+    WebhookDelivery.body,
+    WebhookDelivery.received_at,
+)
+
+
+def _locked(session: Session, query: Select[int, str, bytes, datetime]) -> list[Pending]:
+    """Run `query` with its rows locked for this transaction (rows another transaction holds are
+    skipped, not waited for); SQLite's transaction already holds the database's write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [Pending(row.id, row.channel_id, row.body, row.received_at) for row in session.execute(query)]
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Not processed, not parked, and no retry scheduled later than `now` (the index
+    `ix_webhook_deliveries_due` covers the first two)."""
+    return and_(
+        WebhookDelivery.processed_at.is_(None),
+        WebhookDelivery.failed_at.is_(None),
+        or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
+    )
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[Pending]:
+    """Up to `limit` of the oldest due deliveries, locked until the transaction ends: mark them
+    processed (or record their failure) before it commits."""
+    return _locked(
+        session, select(*_PENDING_COLUMNS).where(_due(now)).order_by(WebhookDelivery.id).limit(limit)
+    )
+
+
+def claim_deliveries(session: Session, ids: Sequence[int], *, parked: bool = False) -> list[Pending]:
+    """Those of `ids` not processed yet (parked ones too when `parked`: a replay), oldest first,
+    locked like `claim_due`'s; a retry's backoff is not waited for. One a drainer holds is left out."""
+    query = select(*_PENDING_COLUMNS).where(
+        WebhookDelivery.id.in_(list(ids)), WebhookDelivery.processed_at.is_(None)
+    )
     if not parked:
         query = query.where(WebhookDelivery.failed_at.is_(None))
-    rows = session.execute(query.order_by(WebhookDelivery.id)).all()
-    return [Pending(row.id, row.channel_id, row.body, row.received_at) for row in rows]
+    return _locked(session, query.order_by(WebhookDelivery.id))
+
+
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def serialize_on(session: Session, keys: Iterable[str]) -> None:
+    """PostgreSQL: take a transaction lock per key (a contact, a message), waiting for a drainer
+    that holds one. Ingestion recomputes a contact's windows from the events it can see and moves
+    a message's status by what it read: two transactions doing that for the same contact at once
+    would each miss the other's uncommitted events, and the last to commit would win. Every
+    drainer takes all its keys at once in one order, so two never deadlock on them; the locks go
+    at commit, rollback, or with the connection of a drainer that died. SQLite: nothing to do
+    (the transaction already holds the one write lock)."""
+    ids = sorted({_lock_id(key) for key in keys})
+    if not ids or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(k)) "
+            "FROM (SELECT unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
+        ),
+        {"ids": ids},
+    )
 
 
 def record_failure(
@@ -142,16 +207,3 @@ def unprocessed_deliveries(
         stmt = stmt.where(WebhookDelivery.error.is_not(None))
     rows = session.execute(stmt.order_by(WebhookDelivery.id).limit(limit)).all()
     return [(row.id, row.channel_id, row.received_at, row.error) for row in rows]
-
-
-def retry_times(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
-    """When each of `ids` still waiting for a retry (failed, not parked) is due."""
-    rows = session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at).where(
-            WebhookDelivery.id.in_(list(ids)),
-            WebhookDelivery.processed_at.is_(None),
-            WebhookDelivery.failed_at.is_(None),
-            WebhookDelivery.next_attempt_at.is_not(None),
-        )
-    ).all()
-    return {row.id: row.next_attempt_at for row in rows}

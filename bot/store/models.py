@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -235,7 +236,16 @@ class WebhookDelivery(Base):
     """A webhook body accepted, stored before the 200 so nothing acknowledged is lost."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_pending", "processed_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_pending", "processed_at"),
+        # The drainers' queue (store.deliveries.claim_due): only the rows still to ingest, by id.
+        Index(
+            "ix_webhook_deliveries_due",
+            "id",
+            postgresql_where=text("processed_at IS NULL AND failed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL AND failed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(64))
@@ -258,6 +268,9 @@ class TemplateCache(Base):
     channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     fetched_at: Mapped[datetime]
     templates: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Set by ingestion (in any process) when a template webhook says the list changed; every
+    # process's cache sees it and refreshes (bot.core.template_cache). Cleared by a newer fetch.
+    invalidated_at: Mapped[datetime | None]
 
 
 class AlertClaim(Base):

@@ -70,9 +70,13 @@ def test_metrics_after_an_end_to_end_run(app: RunningApp) -> None:
     assert app.http.post("/webhooks/sandbox", content=body, headers=headers).status_code == 200
     refused = {**headers, "X-Webhook-Secret": "wrong"}
     assert app.http.post("/webhooks/sandbox", content=body, headers=refused).status_code == 401
-    # A delivery stored five minutes ago and not ingested yet (as after a crash).
+    # A delivery stored five minutes ago and not ingested yet: it failed once and waits for its
+    # retry (the clock stands still, so it stays waiting; a due one the drainer would take at once).
     with app.rt.store.session() as session:
-        deliveries.insert_delivery(session, "sandbox", body, NOW - timedelta(minutes=5))
+        waiting = deliveries.insert_delivery(session, "sandbox", body, NOW - timedelta(minutes=5))
+        deliveries.record_failure(
+            session, waiting, "OperationalError", NOW, max_attempts=5, backoff=timedelta(seconds=30)
+        )
 
     assert app.http.get("/metrics").status_code == 401  # the token is required
     wait_until(lambda: total(samples(app), "contato_ingested_events_total", channel="sandbox") >= 1)

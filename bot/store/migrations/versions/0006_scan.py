@@ -4,7 +4,7 @@ the alert claims' unique key with the expiry first (claims are made in expiry or
 scan's inserts go to the index's end rather than one page each all over it).
 
 Revision ID: 0006_scan
-Revises: 0004_hardening
+Revises: 0005_worker
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_scan"
-down_revision: str | None = "0004_hardening"
+down_revision: str | None = "0005_worker"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
