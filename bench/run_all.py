@@ -178,7 +178,7 @@ def summary(rounds: dict[str, Path]) -> str:
                 fmt(r["first_scan_backlog"]["ms"], 0),
                 fmt(steady["p50_ms"]),
                 fmt(steady["p99_ms"]),
-                fmt(r["full_sweep_every_5_min"]["p50_ms"], 0),
+                fmt(r["full_sweep_nothing_new"]["p50_ms"], 0),
             ]
         )
     header = ["round", "db", "first scan ms", "steady p50 ms", "steady p99 ms", "full sweep p50 ms"]
