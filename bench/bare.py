@@ -1,5 +1,5 @@
 """The ceiling for #2: a bare uvicorn endpoint that reads the body and answers 200, served the way
-`contato-bot serve` serves the app (uvicorn defaults, log_level info)."""
+`contato-bot serve` serves the app (uvicorn defaults, no access log: `bot.serve` turns it off)."""
 
 from __future__ import annotations
 
@@ -29,4 +29,4 @@ app = Starlette(
 )
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="info")
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="info", access_log=False)

@@ -24,6 +24,7 @@ the same events.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -124,7 +125,7 @@ def _screen(event: WebhookEvent, received_at: datetime) -> tuple[WebhookEvent, i
         _ident(event, "context_id", MESSAGE_ID_MAX, required=False, drop=False)
         at, clamped = _time(event, "at", received_at)
         return (
-            replace(
+            _with(
                 event,
                 at=at,
                 type=clean_text(event.type, STATUS_MAX) or "unknown",
@@ -148,14 +149,14 @@ def _screen(event: WebhookEvent, received_at: datetime) -> tuple[WebhookEvent, i
             expires = conversation_id = None
             clamped += 1
         return (
-            replace(
+            _with(
                 event,
                 at=at,
                 conversation_id=conversation_id,
                 conversation_expires_at=expires,
                 pricing_model=clean_text(event.pricing_model, ERROR_CODE_MAX),
                 pricing_category=clean_text(event.pricing_category, ERROR_CODE_MAX),
-                errors=tuple(_clean_error(error) for error in event.errors),
+                errors=_clean_errors(event.errors),
             ),
             clamped,
         )
@@ -164,17 +165,19 @@ def _screen(event: WebhookEvent, received_at: datetime) -> tuple[WebhookEvent, i
         _ident(event, "old_wa_id", WA_ID_MAX)
         _ident(event, "new_wa_id", WA_ID_MAX, required=True)
         at, clamped = _time(event, "at", received_at)
-        return replace(event, at=at), clamped
+        return _with(event, at=at), clamped
     return event, 0
 
 
+# What an identifier must not hold: a control character (NUL included), DEL, a lone surrogate.
+# One regex search, not a Python test per character: every event of every webhook goes through it.
+_BAD_IN_IDENT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+# What free text loses: NULs (PostgreSQL text cannot hold one) and lone surrogates (not UTF-8).
+_BAD_IN_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def _storable(value: str | None, limit: int) -> bool:
-    return value is None or (len(value) <= limit and not any(_bad_char(ch) for ch in value))
-
-
-def _bad_char(ch: str) -> bool:
-    code = ord(ch)
-    return code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF
+    return value is None or (len(value) <= limit and _BAD_IN_IDENT.search(value) is None)
 
 
 def _ident(event: Any, attribute: str, limit: int, *, required: bool = False, drop: bool = True) -> None:
@@ -189,7 +192,7 @@ def _ident(event: Any, attribute: str, limit: int, *, required: bool = False, dr
         raise _Unstorable(attribute, "not a string")
     if len(value) > limit:
         raise _Unstorable(attribute, f"longer than {limit} characters")
-    if any(_bad_char(ch) for ch in value):
+    if _BAD_IN_IDENT.search(value) is not None:
         raise _Unstorable(attribute, "contains a control character or a lone surrogate")
 
 
@@ -208,12 +211,27 @@ def clean_text(value: str | None, limit: int) -> str | None:
     """Free text as the store can keep it: no NUL, no lone surrogate, at most `limit` characters."""
     if value is None:
         return None
-    cleaned = "".join(ch for ch in value if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
-    return cleaned[:limit] or None
+    if _BAD_IN_TEXT.search(value) is not None:
+        value = _BAD_IN_TEXT.sub("", value)
+    return value[:limit] or None
+
+
+def _with(event: Any, **values: Any) -> Any:
+    """`event` with `values`; the event itself when each value is already the very object it holds
+    (the usual case: nothing needed cleaning), sparing a copy (events are frozen)."""
+    if all(getattr(event, name) is value for name, value in values.items()):
+        return event
+    return replace(event, **values)
+
+
+def _clean_errors(errors: tuple[ProviderError, ...]) -> tuple[ProviderError, ...]:
+    cleaned = tuple(_clean_error(error) for error in errors)
+    return errors if all(a is b for a, b in zip(cleaned, errors, strict=True)) else cleaned
 
 
 def _clean_error(error: ProviderError) -> ProviderError:
-    return ProviderError(
+    return _with(
+        error,
         code=clean_text(error.code, ERROR_CODE_MAX) or "unknown",
         title=clean_text(error.title, TEXT_MAX) or "",
         detail=clean_text(error.detail, TEXT_MAX) or "",

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,14 @@ MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: Meta's batches are far smaller; anything 
 
 def _error(status: int, error: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"ok": False, "error": error, **extra}, status_code=status)
+
+
+# The answer to nearly every webhook, encoded once (the bytes JSONResponse({"ok": True}) renders).
+_ACCEPTED_BODY = b'{"ok":true}'
+
+
+def _accepted() -> Response:
+    return Response(_ACCEPTED_BODY, media_type="application/json")
 
 
 async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
@@ -95,6 +104,9 @@ class WebhookProcessor:
         self.drainer = Drainer(rt, slack, poll_seconds=poll_seconds, local_templates=True) if ingest else None
         self._incoming: asyncio.Queue[_Incoming] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        # The group commit's own thread: a flood's inserts never queue in the default executor
+        # ahead of the Slack handlers' database reads (`asyncio.to_thread`), nor take their threads.
+        self._storage: ThreadPoolExecutor | None = None
         self._draining: asyncio.Task[None] | None = None
 
     @property
@@ -104,6 +116,7 @@ class WebhookProcessor:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
+        self._storage = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-store")
         self._writer = loop.create_task(self._write())
         if self.drainer is not None:  # also drains what was stored but not processed before a crash
             self._draining = loop.create_task(self.drainer.run())
@@ -121,6 +134,9 @@ class WebhookProcessor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
+        if self._storage is not None:
+            self._storage.shutdown(wait=False)  # a batch being inserted still finishes: its commit decides
+            self._storage = None
 
     async def accept(self, channel_id: str, raw: bytes, events: list[WebhookEvent] | None = None) -> int:
         """Store a delivery durably (the caller answers 200 only after this returns) and wake the
@@ -137,13 +153,18 @@ class WebhookProcessor:
         return await future
 
     async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self._incoming.get()]
             while len(batch) < MAX_GROUP_COMMIT and not self._incoming.empty():
                 batch.append(self._incoming.get_nowait())
             try:
-                ids = await asyncio.to_thread(
-                    store_deliveries, self.rt, [(channel, raw) for channel, raw, _, _ in batch], self.rt.now()
+                ids = await loop.run_in_executor(
+                    self._storage,
+                    store_deliveries,
+                    self.rt,
+                    [(channel, raw) for channel, raw, _, _ in batch],
+                    self.rt.now(),
                 )
             except Exception as exc:
                 log.error("could not store %d webhook deliveries: %s", len(batch), error_label(exc))
@@ -183,9 +204,13 @@ def webhook_routes(rt: Runtime, processor: WebhookProcessor | None = None) -> li
     while it runs; otherwise (no processor, or an app served without its lifespan) they are only
     stored, for the next start to process."""
 
+    # Looked up at every request (the config does not change while the app runs).
+    channels = {channel.id: channel for channel in rt.config.channels}
+    counters: dict[tuple[str, str, str], Any] = {}  # contato_webhooks_total's children, by labels
+
     async def receive(request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
-        known = rt.config.channel(channel_id) is not None
+        known = channel_id in channels
         try:
             raw = await read_capped(request)
         except ClientDisconnect:
@@ -241,11 +266,11 @@ def webhook_routes(rt: Runtime, processor: WebhookProcessor | None = None) -> li
             # Acknowledged (a refusal would only bring the same body back, again and again), with
             # the events left out named so the BSP's logs and ours say the same.
             return JSONResponse({"ok": True, "dropped": [d.to_dict() for d in screened.dropped]})
-        return JSONResponse({"ok": True})
+        return _accepted()
 
     async def handshake(request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
-        if rt.config.channel(channel_id) is None:
+        if channel_id not in channels:
             return _error(403, "verification_failed")  # as a wrong token: no channel-id oracle
         verifier = registry.handshake(rt.provider(channel_id))
         challenge = verifier.verify_handshake(dict(request.query_params)) if verifier is not None else None
@@ -257,13 +282,17 @@ def webhook_routes(rt: Runtime, processor: WebhookProcessor | None = None) -> li
         """`receive`, counted: contato_webhooks_total{channel, provider, result}."""
         response = await receive(request)
         channel_id = request.path_params["channel_id"]
-        channel = rt.config.channel(channel_id)
+        channel = channels.get(channel_id)
         if channel is None:  # not a label per stray URL: unbounded label values hurt Prometheus
             channel_id = "unknown"
         result = "accepted"
         if response.status_code != 200:
             result = str(json.loads(bytes(response.body)).get("error", response.status_code))
-        metrics.WEBHOOKS.labels(channel_id, channel.bsp if channel else "unknown", result).inc()
+        labels = (channel_id, channel.bsp if channel else "unknown", result)
+        counter = counters.get(labels)
+        if counter is None:  # labels() takes a lock and builds the key: once per label set, not per POST
+            counter = counters[labels] = metrics.WEBHOOKS.labels(*labels)
+        counter.inc()
         return response
 
     return [

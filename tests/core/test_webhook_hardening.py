@@ -16,7 +16,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.store.models import CustomerEvent, StatusEvent, WebhookDelivery
 
@@ -449,3 +449,22 @@ def test_dropped_and_clamped_events_are_counted_in_the_metrics(rt: Any) -> None:
         }
     ]
     assert (counted("dropped") - dropped, counted("clamped") - clamped) == (1, 1)
+
+
+def test_webhook_urls_the_route_does_not_match_are_still_the_routers(rt: Any) -> None:
+    """POSTs to /webhooks/{id} go straight to the endpoint; any other path under /webhooks/ is
+    still answered by the router (404), never read as a channel id."""
+    assert post(rt, envelope(message("wamid.FAST1"))).status_code == 200
+    assert post(rt, envelope(message("wamid.FAST2")), channel="vendas/extra").status_code == 404
+    assert post(rt, envelope(message("wamid.FAST3")), channel="").status_code == 404
+    with rt.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+
+
+def test_request_ids_made_up_for_requests_without_one_are_distinct() -> None:
+    from bot.app import RequestIds
+
+    ids, other_process = RequestIds(), RequestIds()
+    made = [ids.next() for _ in range(1000)] + [other_process.next()]
+    assert len(set(made)) == len(made)
+    assert all(len(made_id) == 16 and int(made_id, 16) >= 0 for made_id in made)

@@ -17,6 +17,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _dict(node: Any, path: str) -> Mapping[str, Any]:
+    if type(node) is dict:  # what json.loads gives: spares the abstract-class check
+        return node
     if not isinstance(node, Mapping):
         raise WebhookShapeError(path, f"expected an object, got {_kind(node)}")
     return node
@@ -42,6 +44,8 @@ def _str(node: Any, path: str, *, required: bool = True) -> str:
 
 
 def _opt_str(node: Any) -> str | None:
+    if type(node) is str:  # the usual case, checked first: called for most fields of every event
+        return node or None
     return str(node) if isinstance(node, str | int) and not isinstance(node, bool) and str(node) else None
 
 
@@ -92,4 +96,6 @@ def provider_error(node: Any) -> ProviderError:
 
 
 def _errors(node: Any, path: str) -> tuple[ProviderError, ...]:
+    if node is None:  # most statuses carry no errors
+        return ()
     return tuple(provider_error(item) for item in _list(node, path))
