@@ -384,6 +384,7 @@ def recompute_windows_of(
     queue_until = now + (longest_alert_lead if longest_alert_lead is not None else _ANY_LEAD)
     queue_until += DUE_QUEUE_MARGIN
     due_soon: list[tuple[str, int, str]] = []
+    inserts: list[tuple[str, int, str, datetime | None, datetime]] = []
     ids = sorted(set(contact_ids))
     for start in range(0, len(ids), _BULK_ROWS):
         chunk = ids[start : start + _BULK_ROWS]
@@ -391,12 +392,13 @@ def recompute_windows_of(
         current = window_rows.window_rows_of(session, channel_id, chunk)
         for contact_id in chunk:
             written = _apply_windows(
-                session, channel_id, contact_id, events[contact_id], current[contact_id], now
+                session, channel_id, contact_id, events[contact_id], current[contact_id], now, inserts
             )
             due_soon.extend(
                 (channel_id, contact_id, kind) for kind, expires_at in written if expires_at <= queue_until
             )
     session.flush()
+    window_rows.upsert_windows(session, inserts, now)  # the new rows of every chunk, one statement
     window_rows.queue_due_windows(session, due_soon, now)
 
 
@@ -407,8 +409,11 @@ def _apply_windows(
     rows: Sequence[CustomerEvent],
     current: Mapping[str, Window],
     now: datetime,
+    inserts: list[tuple[str, int, str, datetime | None, datetime]],
 ) -> list[tuple[str, datetime]]:
-    """Write the contact's rows; returns (kind, expires_at) of those inserted or moved."""
+    """Write the contact's rows (moved and deleted ones through the session; the new ones added to
+    `inserts`, for the caller to write in one statement); returns (kind, expires_at) of those
+    inserted or moved."""
     newest = max((row.at for row in rows), default=None)
     at = max(now, newest) if newest is not None else now
     windows = compute_windows(event_rows.events_of(rows), at)
@@ -431,7 +436,7 @@ def _apply_windows(
     for kind, (opened_at, expires_at) in wanted.items():
         row = current.get(kind)
         if row is None:
-            window_rows.upsert_window(session, channel_id, contact_id, kind, opened_at, expires_at, now)
+            inserts.append((channel_id, contact_id, kind, opened_at, expires_at))
         elif (row.opened_at, row.expires_at) != (opened_at, expires_at):
             window_rows.update_window(row, opened_at, expires_at, now)
         else:

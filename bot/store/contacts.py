@@ -224,6 +224,7 @@ class ContactBatch:
                 name=name,
                 now=now,
                 at=at,
+                flush=False,
             )
         if contact.phone_key:
             self._by_key[contact.phone_key] = contact
@@ -245,7 +246,11 @@ def _fill(
     name: str | None,
     now: datetime,
     at: datetime | None = None,
+    flush: bool = True,
 ) -> None:
+    """Fill in what the contact lacks, and take the newest identity. With `flush` False the
+    change is left to the session's next autoflush (any query, the commit): a batch's updates of
+    its known contacts then go out together, once per contact, instead of one statement each."""
     changed = False
     # Is this the newest word on who the contact is? (None: a send's response, not an event.)
     newest = at is not None and (contact.identity_at is None or at >= contact.identity_at)
@@ -268,7 +273,8 @@ def _fill(
         contact.identity_at, changed = at, True
     if changed:
         contact.updated_at = now
-        session.flush()
+        if flush:
+            session.flush()
 
 
 def _free(session: Session, column: Any, value: str, contact_id: int) -> bool:

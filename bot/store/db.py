@@ -8,18 +8,22 @@ write one, which WAL cannot wait for. PostgreSQL (several app instances) goes th
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Engine,
     Row,
+    String,
     Table,
     and_,
     create_engine,
@@ -217,3 +221,93 @@ def lease_due_rows(
         .returning(*returning)
     )
     return session.execute(stmt).all()
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str] = (),
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """INSERT many rows (all with the same keys) in one statement, ON CONFLICT (`conflict`) DO
+    NOTHING, or DO UPDATE of the `update` columns to the new row's; the `returning` columns of the
+    rows written (in no particular order). A None in a JSON column is SQL NULL (not JSON `null`).
+
+    The rows go as one JSON parameter (an array of arrays) that the database expands itself
+    (`json_array_elements` on PostgreSQL, `json_each` on SQLite): the statement's text is the same
+    whatever the number of rows, so it is compiled, parsed and planned once, where a multi-row
+    VALUES with a placeholder per value cost SQLAlchemy and the driver a pass over thousands of
+    placeholders per statement (most of an ingestion batch's time). Values are written as the
+    column types would bind them: times as naive UTC (`UtcDateTime`), in SQLAlchemy's SQLite text
+    format there."""
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    dialect = session.get_bind().dialect.name
+    sql = _json_insert_sql(dialect, table, names, tuple(conflict), tuple(update), tuple(returning))
+    time_format = _PG_TIME if dialect == "postgresql" else _SQLITE_TIME
+    payload = json.dumps([[_json_value(row[name], time_format) for name in names] for row in rows])
+    written = session.execute(text(sql), {"rows": payload})
+    return list(written) if returning else []
+
+
+_PG_TIME = "%Y-%m-%dT%H:%M:%S.%f"
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime on SQLite
+
+
+def _json_value(value: Any, time_format: str) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).strftime(time_format)
+    return value
+
+
+@functools.lru_cache(maxsize=64)
+def _json_insert_sql(
+    dialect_name: str,
+    table: Table,
+    names: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> str:
+    """`insert_rows`' statement: each element of the JSON array `:rows` is one row, its values
+    in `names` order (JSON null: SQL NULL)."""
+    from sqlalchemy.dialects import postgresql
+
+    def pg_value(i: int, name: str) -> str:
+        kind = table.c[name].type
+        if isinstance(kind, JSON):
+            return f"CASE WHEN json_typeof(r -> {i}) = 'null' THEN NULL ELSE r -> {i} END"
+        # Strings as text: a cast to varchar(n) would cut a long value where the INSERT refuses it.
+        sql_type = "text" if isinstance(kind, String) else kind.compile(dialect=postgresql.dialect())
+        return f"CAST(r ->> {i} AS {sql_type})"
+
+    def sqlite_value(i: int, name: str) -> str:
+        if isinstance(table.c[name].type, JSON):  # the JSON text, as SQLAlchemy would store it
+            return f"CASE WHEN json_type(r.value, '$[{i}]') = 'null' THEN NULL ELSE r.value -> '$[{i}]' END"
+        return f"r.value ->> '$[{i}]'"
+
+    if dialect_name == "postgresql":
+        values = ", ".join(pg_value(i, name) for i, name in enumerate(names))
+        source = "json_array_elements(CAST(:rows AS json)) AS r"
+    elif dialect_name == "sqlite":
+        values = ", ".join(sqlite_value(i, name) for i, name in enumerate(names))
+        source = "json_each(:rows) AS r WHERE true"  # WHERE: SQLite's parser needs it before ON CONFLICT
+    else:
+        raise RuntimeError(f"unsupported database dialect {dialect_name!r}")
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {values} FROM {source} "
+        f"ON CONFLICT ({', '.join(conflict)}) "
+    )
+    if update:
+        sql += "DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in update)
+    else:
+        sql += "DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(returning)
+    return sql

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, null, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.rules.events import BusinessMessage, ConversationSeen, CustomerMessage, Event
-from bot.store.db import dialect_insert
+from bot.store.db import dialect_insert, insert_rows
 from bot.store.models import CustomerEvent, StatusEvent
 
 # Rows per multi-row statement: far below SQLite's bound-parameter cap.
@@ -65,23 +65,16 @@ def customer_event_rows_of(
     return events
 
 
-def _sql_null_data(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows whose `data` is None get SQL NULL in the JSON column, not JSON `null`."""
-    return [{**row, "data": null() if row.get("data") is None else row["data"]} for row in rows]
-
-
 def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """Insert customer_events rows (one statement), skipping those already stored; the (kind,
     ref) of the rows that were new."""
     if not rows:
         return []
     table: Table = CustomerEvent.__table__  # type: ignore[assignment]
-    stmt = (
-        dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
-        .returning(table.c.kind, table.c.ref)
+    written = insert_rows(
+        session, table, rows, conflict=["channel_id", "kind", "ref"], returning=["kind", "ref"]
     )
-    return [(row.kind, row.ref) for row in session.execute(stmt, _sql_null_data(rows))]
+    return [(row.kind, row.ref) for row in written]
 
 
 def record_business_event(
@@ -111,9 +104,11 @@ def insert_status_events(session: Session, rows: Sequence[Mapping[str, Any]]) ->
     if not rows:
         return set()
     table: Table = StatusEvent.__table__  # type: ignore[assignment]
-    stmt = (
-        dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=["channel_id", "message_id", "status"])
-        .returning(table.c.message_id, table.c.status)
+    written = insert_rows(
+        session,
+        table,
+        rows,
+        conflict=["channel_id", "message_id", "status"],
+        returning=["message_id", "status"],
     )
-    return {(row.message_id, row.status) for row in session.execute(stmt, _sql_null_data(rows))}
+    return {(row.message_id, row.status) for row in written}
