@@ -34,7 +34,7 @@ from bot.store import events as event_rows
 from bot.store import outbound as outbound_rows
 from bot.store import windows as window_rows
 from bot.store.db import Store
-from bot.store.models import CustomerEvent, OutboundMessage, Window
+from bot.store.models import OutboundMessage, Window
 
 log = logging.getLogger(__name__)
 
@@ -406,7 +406,7 @@ def _apply_windows(
     session: Session,
     channel_id: str,
     contact_id: int,
-    rows: Sequence[CustomerEvent],
+    rows: Sequence[Any],
     current: Mapping[str, Window],
     now: datetime,
     inserts: list[tuple[str, int, str, datetime | None, datetime]],

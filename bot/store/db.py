@@ -248,21 +248,20 @@ def insert_rows(
     names = tuple(rows[0])
     dialect = session.get_bind().dialect.name
     sql = _json_insert_sql(dialect, table, names, tuple(conflict), tuple(update), tuple(returning))
-    time_format = _PG_TIME if dialect == "postgresql" else _SQLITE_TIME
-    payload = json.dumps([[_json_value(row[name], time_format) for name in names] for row in rows])
+    # Times: ISO on PostgreSQL, SQLAlchemy's storage format for DateTime on SQLite (a space).
+    separator = "T" if dialect == "postgresql" else " "
+    payload = json.dumps([[_json_value(row[name], separator) for name in names] for row in rows])
     written = session.execute(text(sql), {"rows": payload})
     return list(written) if returning else []
 
 
-_PG_TIME = "%Y-%m-%dT%H:%M:%S.%f"
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime on SQLite
-
-
-def _json_value(value: Any, time_format: str) -> Any:
+def _json_value(value: Any, separator: str) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).strftime(time_format)
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None).isoformat(separator, "microseconds")
     return value
 
 

@@ -33,12 +33,13 @@ def load_events(session: Session, channel_id: str, contact_id: int) -> list[Even
     return events_of(rows)
 
 
-def events_of(rows: Iterable[CustomerEvent]) -> list[Event]:
-    """Stored customer_events rows as the rules' events."""
+def events_of(rows: Iterable[Any]) -> list[Event]:
+    """Stored customer_events rows (ORM objects, or rows of `customer_event_rows_of`) as the
+    rules' events."""
     return list(_to_events(rows))
 
 
-def _to_events(rows: Iterable[CustomerEvent]) -> Iterable[Event]:
+def _to_events(rows: Iterable[Any]) -> Iterable[Event]:
     for row in rows:
         if row.kind == "customer":
             yield CustomerMessage(message_id=row.ref, at=row.at, from_ad=bool(row.from_ad))
@@ -52,17 +53,29 @@ def _to_events(rows: Iterable[CustomerEvent]) -> Iterable[Event]:
 
 def customer_event_rows_of(
     session: Session, channel_id: str, contact_ids: Sequence[int]
-) -> dict[int, list[CustomerEvent]]:
+) -> dict[int, list[Any]]:
     """The customer_events rows of these contacts on one channel, by contact (one query; the
-    caller keeps `contact_ids` under BULK_ROWS)."""
-    events: dict[int, list[CustomerEvent]] = {contact_id: [] for contact_id in contact_ids}
-    for row in session.scalars(
-        select(CustomerEvent).where(
+    caller keeps `contact_ids` under BULK_ROWS): plain rows with the columns `events_of` reads
+    (ingestion only reads them: no ORM objects to build and track)."""
+    events: dict[int, list[Any]] = {contact_id: [] for contact_id in contact_ids}
+    for row in session.execute(
+        select(*_FACT_COLUMNS).where(
             CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id.in_(list(contact_ids))
         )
     ):
         events[row.contact_id].append(row)
     return events
+
+
+_FACT_COLUMNS = (
+    CustomerEvent.contact_id,
+    CustomerEvent.kind,
+    CustomerEvent.ref,
+    CustomerEvent.at,
+    CustomerEvent.from_ad,
+    CustomerEvent.origin,
+    CustomerEvent.expires_at,
+)
 
 
 def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
