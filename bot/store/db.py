@@ -265,17 +265,18 @@ def _json_value(value: Any, separator: str) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=64)
-def _json_insert_sql(
-    dialect_name: str,
-    table: Table,
-    names: tuple[str, ...],
-    conflict: tuple[str, ...],
-    update: tuple[str, ...],
-    returning: tuple[str, ...],
-) -> str:
-    """`insert_rows`' statement: each element of the JSON array `:rows` is one row, its values
-    in `names` order (JSON null: SQL NULL)."""
+def _json_source(dialect_name: str) -> str:
+    """The rows of the JSON array `:rows`, each an array `r` (PostgreSQL), `r.value` (SQLite)."""
+    if dialect_name == "postgresql":
+        return "json_array_elements(CAST(:rows AS json)) AS r"
+    if dialect_name == "sqlite":
+        return "json_each(:rows) AS r"
+    raise RuntimeError(f"unsupported database dialect {dialect_name!r}")
+
+
+def _json_values(dialect_name: str, table: Table, names: Sequence[str]) -> list[str]:
+    """SQL for the values of one row of `_json_source`, in `names` order (JSON null: SQL NULL),
+    typed as the columns."""
     from sqlalchemy.dialects import postgresql
 
     def pg_value(i: int, name: str) -> str:
@@ -291,14 +292,24 @@ def _json_insert_sql(
             return f"CASE WHEN json_type(r.value, '$[{i}]') = 'null' THEN NULL ELSE r.value -> '$[{i}]' END"
         return f"r.value ->> '$[{i}]'"
 
-    if dialect_name == "postgresql":
-        values = ", ".join(pg_value(i, name) for i, name in enumerate(names))
-        source = "json_array_elements(CAST(:rows AS json)) AS r"
-    elif dialect_name == "sqlite":
-        values = ", ".join(sqlite_value(i, name) for i, name in enumerate(names))
-        source = "json_each(:rows) AS r WHERE true"  # WHERE: SQLite's parser needs it before ON CONFLICT
-    else:
-        raise RuntimeError(f"unsupported database dialect {dialect_name!r}")
+    value = pg_value if dialect_name == "postgresql" else sqlite_value
+    return [value(i, name) for i, name in enumerate(names)]
+
+
+@functools.lru_cache(maxsize=64)
+def _json_insert_sql(
+    dialect_name: str,
+    table: Table,
+    names: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> str:
+    """`insert_rows`' statement."""
+    values = ", ".join(_json_values(dialect_name, table, names))
+    source = _json_source(dialect_name)
+    if dialect_name == "sqlite":
+        source += " WHERE true"  # SQLite's parser needs a WHERE before ON CONFLICT
     sql = (
         f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {values} FROM {source} "
         f"ON CONFLICT ({', '.join(conflict)}) "
@@ -310,3 +321,30 @@ def _json_insert_sql(
     if returning:
         sql += " RETURNING " + ", ".join(returning)
     return sql
+
+
+def update_rows(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, key: str = "id"
+) -> None:
+    """UPDATE many rows by `key`, each to its own values (all rows with the same columns), in one
+    statement: the rows as one JSON parameter, as `insert_rows`."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    dialect = session.get_bind().dialect.name
+    sql = _json_update_sql(dialect, table, names, key)
+    separator = "T" if dialect == "postgresql" else " "
+    payload = json.dumps([[_json_value(row[name], separator) for name in names] for row in rows])
+    session.execute(text(sql), {"rows": payload})
+
+
+@functools.lru_cache(maxsize=64)
+def _json_update_sql(dialect_name: str, table: Table, names: tuple[str, ...], key: str) -> str:
+    values = _json_values(dialect_name, table, names)
+    columns = ", ".join(f"{value} AS {name}" for value, name in zip(values, names, strict=True))
+    assignments = ", ".join(f"{name} = v.{name}" for name in names if name != key)
+    return (
+        f"UPDATE {table.name} SET {assignments} "
+        f"FROM (SELECT {columns} FROM {_json_source(dialect_name)}) AS v "
+        f"WHERE {table.name}.{key} = v.{key}"
+    )
