@@ -287,10 +287,14 @@ def _json_values(dialect_name: str, table: Table, names: Sequence[str]) -> list[
         sql_type = "text" if isinstance(kind, String) else kind.compile(dialect=postgresql.dialect())
         return f"CAST(r ->> {i} AS {sql_type})"
 
+    # json_extract, not the -> operators: those need SQLite 3.38, RETURNING only 3.35.
     def sqlite_value(i: int, name: str) -> str:
         if isinstance(table.c[name].type, JSON):  # the JSON text, as SQLAlchemy would store it
-            return f"CASE WHEN json_type(r.value, '$[{i}]') = 'null' THEN NULL ELSE r.value -> '$[{i}]' END"
-        return f"r.value ->> '$[{i}]'"
+            return (
+                f"CASE WHEN json_type(r.value, '$[{i}]') = 'null' THEN NULL "
+                f"ELSE json_quote(json_extract(r.value, '$[{i}]')) END"
+            )
+        return f"json_extract(r.value, '$[{i}]')"
 
     value = pg_value if dialect_name == "postgresql" else sqlite_value
     return [value(i, name) for i, name in enumerate(names)]
