@@ -34,7 +34,7 @@ from bot.store import events as event_rows
 from bot.store import outbound as outbound_rows
 from bot.store import windows as window_rows
 from bot.store.db import Store
-from bot.store.models import CustomerEvent, OutboundMessage, Window
+from bot.store.models import OutboundMessage, Window
 
 log = logging.getLogger(__name__)
 
@@ -99,56 +99,75 @@ def ingest_events_in(
     locked until it commits), in a savepoint: a batch that fails leaves nothing of itself and the
     transaction usable for the next try."""
     report = IngestReport()
-    with session.begin_nested():
-        touched: set[int] = set()
-        # Statuses are most of the traffic (about three per message sent): their dedupe rows and
-        # the outbound messages they move are written and read once per batch, not per event.
-        statuses = [event for event in events if isinstance(event, StatusUpdate)]
-        new_statuses = _insert_status_events(session, channel_id, statuses)
-        outbound = outbound_rows.outbound_by_message_id(session, channel_id, {s.message_id for s in statuses})
-        facts = _Facts(channel_id)
-        contacts = contact_rows.ContactBatch(
-            session,
-            [e.wa_id for e in events if isinstance(e, InboundMessage)]
-            + [s.recipient_wa_id for s in statuses if s.status == "sent" or s.conversation_id],
-        )
-        for event in events:
-            if isinstance(event, InboundMessage):
-                _inbound(session, channel_id, event, now, report, touched, contacts, facts)
-            elif isinstance(event, StatusUpdate):
-                key = (event.message_id, event.status)
-                new = key in new_statuses
-                new_statuses.discard(key)  # a repeat inside the same batch is not new
-                _status(
-                    session,
-                    channel_id,
-                    event,
-                    now,
-                    report,
-                    touched,
-                    new,
-                    outbound.get(event.message_id),
-                    contacts,
-                    facts,
-                )
-            elif isinstance(event, NumberChanged):
-                contact = contact_rows.move_contact_number(session, event.old_wa_id, event.new_wa_id, now)
-                contacts.forget()
-                report.numbers_changed += 1
-                if contact is not None:
-                    touched.add(contact.id)
-            elif isinstance(event, TemplateChanged):
-                report.templates_changed.append(event)
-            elif isinstance(event, WebhookErrors):
-                report.errors.extend(event.errors)
-                for error in event.errors:
-                    log.warning(
-                        "channel %s: provider reported error %s %s", channel_id, error.code, error.title
-                    )
-        facts.write(session, report)
-        recompute_windows_of(session, channel_id, touched, now, longest_alert_lead=longest_alert_lead)
-        report.contacts_touched = len(touched)
+    read: list[contact_rows.ContactBatch] = []  # the batch's contacts, once read
+    try:
+        with session.begin_nested():
+            _ingest_in_savepoint(session, channel_id, events, now, report, read, longest_alert_lead)
+    except BaseException:
+        for contacts in read:  # rolled back: what they hold in memory may be newer than the rows
+            contacts.expire()
+        raise
     return report
+
+
+def _ingest_in_savepoint(
+    session: Session,
+    channel_id: str,
+    events: Sequence[WebhookEvent],
+    now: datetime,
+    report: IngestReport,
+    read: list[contact_rows.ContactBatch],
+    longest_alert_lead: timedelta | None,
+) -> None:
+    touched: set[int] = set()
+    # Statuses are most of the traffic (about three per message sent): their dedupe rows and
+    # the outbound messages they move are written and read once per batch, not per event.
+    statuses = [event for event in events if isinstance(event, StatusUpdate)]
+    new_statuses = _insert_status_events(session, channel_id, statuses)
+    outbound = outbound_rows.outbound_by_message_id(session, channel_id, {s.message_id for s in statuses})
+    facts = _Facts(channel_id)
+    contacts = contact_rows.ContactBatch(
+        session,
+        [e.wa_id for e in events if isinstance(e, InboundMessage)]
+        + [s.recipient_wa_id for s in statuses if s.status == "sent" or s.conversation_id],
+    )
+    read.append(contacts)
+    for event in events:
+        if isinstance(event, InboundMessage):
+            _inbound(session, channel_id, event, now, report, touched, contacts, facts)
+        elif isinstance(event, StatusUpdate):
+            key = (event.message_id, event.status)
+            new = key in new_statuses
+            new_statuses.discard(key)  # a repeat inside the same batch is not new
+            _status(
+                session,
+                channel_id,
+                event,
+                now,
+                report,
+                touched,
+                new,
+                outbound.get(event.message_id),
+                contacts,
+                facts,
+            )
+        elif isinstance(event, NumberChanged):
+            contacts.write()  # the move reads contacts from the database
+            contact = contact_rows.move_contact_number(session, event.old_wa_id, event.new_wa_id, now)
+            contacts.forget()
+            report.numbers_changed += 1
+            if contact is not None:
+                touched.add(contact.id)
+        elif isinstance(event, TemplateChanged):
+            report.templates_changed.append(event)
+        elif isinstance(event, WebhookErrors):
+            report.errors.extend(event.errors)
+            for error in event.errors:
+                log.warning("channel %s: provider reported error %s %s", channel_id, error.code, error.title)
+    contacts.write()
+    facts.write(session, report)
+    recompute_windows_of(session, channel_id, touched, now, longest_alert_lead=longest_alert_lead)
+    report.contacts_touched = len(touched)
 
 
 def record_business_message(
@@ -384,6 +403,7 @@ def recompute_windows_of(
     queue_until = now + (longest_alert_lead if longest_alert_lead is not None else _ANY_LEAD)
     queue_until += DUE_QUEUE_MARGIN
     due_soon: list[tuple[str, int, str]] = []
+    inserts: list[tuple[str, int, str, datetime | None, datetime]] = []
     ids = sorted(set(contact_ids))
     for start in range(0, len(ids), _BULK_ROWS):
         chunk = ids[start : start + _BULK_ROWS]
@@ -391,12 +411,13 @@ def recompute_windows_of(
         current = window_rows.window_rows_of(session, channel_id, chunk)
         for contact_id in chunk:
             written = _apply_windows(
-                session, channel_id, contact_id, events[contact_id], current[contact_id], now
+                session, channel_id, contact_id, events[contact_id], current[contact_id], now, inserts
             )
             due_soon.extend(
                 (channel_id, contact_id, kind) for kind, expires_at in written if expires_at <= queue_until
             )
     session.flush()
+    window_rows.upsert_windows(session, inserts, now)  # the new rows of every chunk, one statement
     window_rows.queue_due_windows(session, due_soon, now)
 
 
@@ -404,11 +425,14 @@ def _apply_windows(
     session: Session,
     channel_id: str,
     contact_id: int,
-    rows: Sequence[CustomerEvent],
+    rows: Sequence[Any],
     current: Mapping[str, Window],
     now: datetime,
+    inserts: list[tuple[str, int, str, datetime | None, datetime]],
 ) -> list[tuple[str, datetime]]:
-    """Write the contact's rows; returns (kind, expires_at) of those inserted or moved."""
+    """Write the contact's rows (moved and deleted ones through the session; the new ones added to
+    `inserts`, for the caller to write in one statement); returns (kind, expires_at) of those
+    inserted or moved."""
     newest = max((row.at for row in rows), default=None)
     at = max(now, newest) if newest is not None else now
     windows = compute_windows(event_rows.events_of(rows), at)
@@ -431,7 +455,7 @@ def _apply_windows(
     for kind, (opened_at, expires_at) in wanted.items():
         row = current.get(kind)
         if row is None:
-            window_rows.upsert_window(session, channel_id, contact_id, kind, opened_at, expires_at, now)
+            inserts.append((channel_id, contact_id, kind, opened_at, expires_at))
         elif (row.opened_at, row.expires_at) != (opened_at, expires_at):
             window_rows.update_window(row, opened_at, expires_at, now)
         else:

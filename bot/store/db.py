@@ -8,18 +8,22 @@ write one, which WAL cannot wait for. PostgreSQL (several app instances) goes th
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Engine,
     Row,
+    String,
     Table,
     and_,
     create_engine,
@@ -217,3 +221,134 @@ def lease_due_rows(
         .returning(*returning)
     )
     return session.execute(stmt).all()
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str] = (),
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """INSERT many rows (all with the same keys) in one statement, ON CONFLICT (`conflict`) DO
+    NOTHING, or DO UPDATE of the `update` columns to the new row's; the `returning` columns of the
+    rows written (in no particular order). A None in a JSON column is SQL NULL (not JSON `null`).
+
+    The rows go as one JSON parameter (an array of arrays) that the database expands itself
+    (`json_array_elements` on PostgreSQL, `json_each` on SQLite): the statement's text is the same
+    whatever the number of rows, so it is compiled, parsed and planned once, where a multi-row
+    VALUES with a placeholder per value cost SQLAlchemy and the driver a pass over thousands of
+    placeholders per statement (most of an ingestion batch's time). Values are written as the
+    column types would bind them: times as naive UTC (`UtcDateTime`), in SQLAlchemy's SQLite text
+    format there."""
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    dialect = session.get_bind().dialect.name
+    sql = _json_insert_sql(dialect, table, names, tuple(conflict), tuple(update), tuple(returning))
+    # Times: ISO on PostgreSQL, SQLAlchemy's storage format for DateTime on SQLite (a space).
+    separator = "T" if dialect == "postgresql" else " "
+    payload = json.dumps([[_json_value(row[name], separator) for name in names] for row in rows])
+    written = session.execute(text(sql), {"rows": payload})
+    return list(written) if returning else []
+
+
+def _json_value(value: Any, separator: str) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None).isoformat(separator, "microseconds")
+    return value
+
+
+def _json_source(dialect_name: str) -> str:
+    """The rows of the JSON array `:rows`, each an array `r` (PostgreSQL), `r.value` (SQLite)."""
+    if dialect_name == "postgresql":
+        return "json_array_elements(CAST(:rows AS json)) AS r"
+    if dialect_name == "sqlite":
+        return "json_each(:rows) AS r"
+    raise RuntimeError(f"unsupported database dialect {dialect_name!r}")
+
+
+def _json_values(dialect_name: str, table: Table, names: Sequence[str]) -> list[str]:
+    """SQL for the values of one row of `_json_source`, in `names` order (JSON null: SQL NULL),
+    typed as the columns."""
+    from sqlalchemy.dialects import postgresql
+
+    def pg_value(i: int, name: str) -> str:
+        kind = table.c[name].type
+        if isinstance(kind, JSON):
+            return f"CASE WHEN json_typeof(r -> {i}) = 'null' THEN NULL ELSE r -> {i} END"
+        # Strings as text: a cast to varchar(n) would cut a long value where the INSERT refuses it.
+        sql_type = "text" if isinstance(kind, String) else kind.compile(dialect=postgresql.dialect())
+        return f"CAST(r ->> {i} AS {sql_type})"
+
+    # json_extract, not the -> operators: those need SQLite 3.38, RETURNING only 3.35.
+    def sqlite_value(i: int, name: str) -> str:
+        if isinstance(table.c[name].type, JSON):  # the JSON text, as SQLAlchemy would store it
+            return (
+                f"CASE WHEN json_type(r.value, '$[{i}]') = 'null' THEN NULL "
+                f"ELSE json_quote(json_extract(r.value, '$[{i}]')) END"
+            )
+        return f"json_extract(r.value, '$[{i}]')"
+
+    value = pg_value if dialect_name == "postgresql" else sqlite_value
+    return [value(i, name) for i, name in enumerate(names)]
+
+
+@functools.lru_cache(maxsize=64)
+def _json_insert_sql(
+    dialect_name: str,
+    table: Table,
+    names: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> str:
+    """`insert_rows`' statement."""
+    values = ", ".join(_json_values(dialect_name, table, names))
+    source = _json_source(dialect_name)
+    if dialect_name == "sqlite":
+        source += " WHERE true"  # SQLite's parser needs a WHERE before ON CONFLICT
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {values} FROM {source} "
+        f"ON CONFLICT ({', '.join(conflict)}) "
+    )
+    if update:
+        sql += "DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in update)
+    else:
+        sql += "DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(returning)
+    return sql
+
+
+def update_rows(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, key: str = "id"
+) -> None:
+    """UPDATE many rows by `key`, each to its own values (all rows with the same columns), in one
+    statement: the rows as one JSON parameter, as `insert_rows`."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    dialect = session.get_bind().dialect.name
+    sql = _json_update_sql(dialect, table, names, key)
+    separator = "T" if dialect == "postgresql" else " "
+    payload = json.dumps([[_json_value(row[name], separator) for name in names] for row in rows])
+    session.execute(text(sql), {"rows": payload})
+
+
+@functools.lru_cache(maxsize=64)
+def _json_update_sql(dialect_name: str, table: Table, names: tuple[str, ...], key: str) -> str:
+    values = _json_values(dialect_name, table, names)
+    columns = ", ".join(f"{value} AS {name}" for value, name in zip(values, names, strict=True))
+    assignments = ", ".join(f"{name} = v.{name}" for name in names if name != key)
+    return (
+        f"UPDATE {table.name} SET {assignments} "
+        f"FROM (SELECT {columns} FROM {_json_source(dialect_name)}) AS v "
+        f"WHERE {table.name}.{key} = v.{key}"
+    )

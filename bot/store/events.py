@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, null, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.rules.events import BusinessMessage, ConversationSeen, CustomerMessage, Event
-from bot.store.db import dialect_insert
+from bot.store.db import dialect_insert, insert_rows
 from bot.store.models import CustomerEvent, StatusEvent
 
 # Rows per multi-row statement: far below SQLite's bound-parameter cap.
@@ -33,12 +33,13 @@ def load_events(session: Session, channel_id: str, contact_id: int) -> list[Even
     return events_of(rows)
 
 
-def events_of(rows: Iterable[CustomerEvent]) -> list[Event]:
-    """Stored customer_events rows as the rules' events."""
+def events_of(rows: Iterable[Any]) -> list[Event]:
+    """Stored customer_events rows (ORM objects, or rows of `customer_event_rows_of`) as the
+    rules' events."""
     return list(_to_events(rows))
 
 
-def _to_events(rows: Iterable[CustomerEvent]) -> Iterable[Event]:
+def _to_events(rows: Iterable[Any]) -> Iterable[Event]:
     for row in rows:
         if row.kind == "customer":
             yield CustomerMessage(message_id=row.ref, at=row.at, from_ad=bool(row.from_ad))
@@ -52,12 +53,13 @@ def _to_events(rows: Iterable[CustomerEvent]) -> Iterable[Event]:
 
 def customer_event_rows_of(
     session: Session, channel_id: str, contact_ids: Sequence[int]
-) -> dict[int, list[CustomerEvent]]:
+) -> dict[int, list[Any]]:
     """The customer_events rows of these contacts on one channel, by contact (one query; the
-    caller keeps `contact_ids` under BULK_ROWS)."""
-    events: dict[int, list[CustomerEvent]] = {contact_id: [] for contact_id in contact_ids}
-    for row in session.scalars(
-        select(CustomerEvent).where(
+    caller keeps `contact_ids` under BULK_ROWS): plain rows with the columns `events_of` reads
+    (ingestion only reads them: no ORM objects to build and track)."""
+    events: dict[int, list[Any]] = {contact_id: [] for contact_id in contact_ids}
+    for row in session.execute(
+        select(*_FACT_COLUMNS).where(
             CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id.in_(list(contact_ids))
         )
     ):
@@ -65,9 +67,15 @@ def customer_event_rows_of(
     return events
 
 
-def _sql_null_data(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows whose `data` is None get SQL NULL in the JSON column, not JSON `null`."""
-    return [{**row, "data": null() if row.get("data") is None else row["data"]} for row in rows]
+_FACT_COLUMNS = (
+    CustomerEvent.contact_id,
+    CustomerEvent.kind,
+    CustomerEvent.ref,
+    CustomerEvent.at,
+    CustomerEvent.from_ad,
+    CustomerEvent.origin,
+    CustomerEvent.expires_at,
+)
 
 
 def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -76,12 +84,10 @@ def insert_customer_events(session: Session, rows: Sequence[Mapping[str, Any]]) 
     if not rows:
         return []
     table: Table = CustomerEvent.__table__  # type: ignore[assignment]
-    stmt = (
-        dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=["channel_id", "kind", "ref"])
-        .returning(table.c.kind, table.c.ref)
+    written = insert_rows(
+        session, table, rows, conflict=["channel_id", "kind", "ref"], returning=["kind", "ref"]
     )
-    return [(row.kind, row.ref) for row in session.execute(stmt, _sql_null_data(rows))]
+    return [(row.kind, row.ref) for row in written]
 
 
 def record_business_event(
@@ -111,9 +117,11 @@ def insert_status_events(session: Session, rows: Sequence[Mapping[str, Any]]) ->
     if not rows:
         return set()
     table: Table = StatusEvent.__table__  # type: ignore[assignment]
-    stmt = (
-        dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=["channel_id", "message_id", "status"])
-        .returning(table.c.message_id, table.c.status)
+    written = insert_rows(
+        session,
+        table,
+        rows,
+        conflict=["channel_id", "message_id", "status"],
+        returning=["message_id", "status"],
     )
-    return {(row.message_id, row.status) for row in session.execute(stmt, _sql_null_data(rows))}
+    return {(row.message_id, row.status) for row in written}

@@ -12,7 +12,7 @@ from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.rules.windows import WINDOW_KINDS
-from bot.store.db import dialect_insert
+from bot.store.db import insert_rows
 from bot.store.models import Contact, Window, WindowDueQueue
 
 
@@ -38,26 +38,38 @@ def upsert_window(
     expires_at: datetime,
     now: datetime,
 ) -> None:
-    """Write the window row: INSERT .. ON CONFLICT DO UPDATE, so two instances recomputing one
-    contact never collide."""
+    """Write one window row (`upsert_windows`)."""
+    upsert_windows(session, [(channel_id, contact_id, kind, opened_at, expires_at)], now)
+
+
+def upsert_windows(
+    session: Session,
+    rows: Sequence[tuple[str, int, str, datetime | None, datetime]],
+    now: datetime,
+) -> None:
+    """Write these (channel, contact, kind, opened_at, expires_at) window rows in one statement:
+    INSERT .. ON CONFLICT DO UPDATE, so two instances recomputing one contact never collide. In
+    key order, so two statements that share rows lock them in the same order."""
+    if not rows:
+        return
     table: Table = Window.__table__  # type: ignore[assignment]
-    values = {
-        "channel_id": channel_id,
-        "contact_id": contact_id,
-        "kind": kind,
-        "opened_at": opened_at,
-        "expires_at": expires_at,
-        "updated_at": now,
-    }
-    stmt = (
-        dialect_insert(session, table)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["channel_id", "contact_id", "kind"],
-            set_={"opened_at": opened_at, "expires_at": expires_at, "updated_at": now},
-        )
+    insert_rows(
+        session,
+        table,
+        [
+            {
+                "channel_id": channel_id,
+                "contact_id": contact_id,
+                "kind": kind,
+                "opened_at": opened_at,
+                "expires_at": expires_at,
+                "updated_at": now,
+            }
+            for channel_id, contact_id, kind, opened_at, expires_at in sorted(rows, key=lambda r: r[:3])
+        ],
+        conflict=["channel_id", "contact_id", "kind"],
+        update=["opened_at", "expires_at", "updated_at"],
     )
-    session.execute(stmt)
 
 
 def queue_due_windows(session: Session, keys: Sequence[tuple[str, int, str]], now: datetime) -> None:
@@ -70,17 +82,21 @@ def queue_due_windows(session: Session, keys: Sequence[tuple[str, int, str]], no
     if not keys:
         return
     table: Table = WindowDueQueue.__table__  # type: ignore[assignment]
-    stmt = dialect_insert(session, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["channel_id", "contact_id", "kind"],
-        set_={"queued_at": stmt.excluded.queued_at, "taken_by": None},
-    )
-    session.execute(
-        stmt,
+    insert_rows(
+        session,
+        table,
         [
-            {"channel_id": channel_id, "contact_id": contact_id, "kind": kind, "queued_at": now}
+            {
+                "channel_id": channel_id,
+                "contact_id": contact_id,
+                "kind": kind,
+                "queued_at": now,
+                "taken_by": None,
+            }
             for channel_id, contact_id, kind in sorted(set(keys))
         ],
+        conflict=["channel_id", "contact_id", "kind"],
+        update=["queued_at", "taken_by"],
     )
 
 

@@ -164,3 +164,38 @@ def test_two_drainers_on_one_customer_take_turns_and_the_window_sees_both(
         assert expires == NOW - timedelta(hours=1) + timedelta(hours=24)  # from the newer message
     finally:
         next(runtimes, None)
+
+
+def test_a_batch_retried_one_by_one_still_renames_the_known_customer(
+    rt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's contact changes are written together: when the batch fails and its deliveries
+    are applied one by one, the rename of a known customer must still reach the row."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.store import events as event_rows
+    from bot.store.models import Contact
+
+    store(rt, envelope(message("wamid.FIRST", at=1772452800)))
+    assert delivery_queue.drain_due(rt).processed == 1
+    real_insert = event_rows.insert_customer_events
+
+    def failing_insert(session: Any, rows: Any) -> list[str]:
+        # A fault below ingestion (the database refusing one row), not in the code under test.
+        if any(row["ref"] == "wamid.BOOM" for row in rows):
+            raise OperationalError("INSERT ...", {}, Exception("boom"))
+        return real_insert(session, rows)
+
+    monkeypatch.setattr(event_rows, "insert_customer_events", failing_insert)
+    renamed = [{"profile": {"name": "Ana Souza"}, "wa_id": "5511987654321"}]
+    store(
+        rt,
+        envelope(message("wamid.RENAMED", at=1772452860), contacts=renamed),
+        envelope(message("wamid.BOOM", at=1772452830)),
+    )
+    drained = delivery_queue.drain_due(rt)
+    assert (drained.claimed, drained.processed, drained.failed) == (2, 1, 1)
+    with rt.store.session() as session:
+        (contact,) = session.scalars(select(Contact))
+        assert contact.name == "Ana Souza"
+    assert refs(rt) == ["wamid.FIRST", "wamid.RENAMED"]
