@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from bot.runtime import Runtime
     from bot.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -210,4 +211,12 @@ def serve_in_thread(
         )
     )
     threading.Thread(target=server.run, name="metrics", daemon=True).start()
+    return server
+
+
+def start_metrics_port(rt: Runtime, host: str, port: int) -> uvicorn.Server:
+    """`--metrics-port` of `serve` and `worker`: /metrics on its own port (METRICS_TOKEN applies)."""
+    token = rt.settings.metrics_token.get_secret_value() if rt.settings.metrics_token else None
+    server = serve_in_thread(rt.store, rt.now, host, port, token)
+    log.info("serving metrics at http://%s:%s/metrics", host, port)
     return server

@@ -61,11 +61,9 @@ def run_serve(
     logs.add_secrets(logs.config_secrets(rt.config, os.environ))  # the BSP keys the config names
     bolt = build_bolt_app(rt, socket_mode=socket_mode)
     if metrics is not None:
-        from bot.metrics import serve_in_thread
+        from bot.metrics import start_metrics_port
 
-        token = rt.settings.metrics_token.get_secret_value() if rt.settings.metrics_token else None
-        serve_in_thread(rt.store, rt.now, metrics[0], metrics[1], token)
-        log.info("serving metrics at http://%s:%s/metrics", metrics[0], metrics[1])
+        start_metrics_port(rt, *metrics)
     if not ingest:
         log.info("webhooks are only stored here: `contato-bot worker` processes ingest them")
     if not socket_mode:

@@ -57,11 +57,9 @@ def run_worker(
     if batch is None:
         batch = POSTGRESQL_BATCH if rt.store.dialect == "postgresql" else MAX_BATCH
     if metrics is not None:
-        from bot.metrics import serve_in_thread
+        from bot.metrics import start_metrics_port
 
-        metrics_token = rt.settings.metrics_token.get_secret_value() if rt.settings.metrics_token else None
-        serve_in_thread(rt.store, rt.now, metrics[0], metrics[1], metrics_token)
-        log.info("serving metrics at http://%s:%s/metrics", metrics[0], metrics[1])
+        start_metrics_port(rt, *metrics)
     return asyncio.run(_work(rt, batch=batch, poll_seconds=poll_seconds, once=once))
 
 

@@ -7,6 +7,8 @@ preamble itself."""
 
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -89,3 +91,23 @@ def phone_or_fail(value: str) -> str:
         return phones.normalize_phone(value)
     except phones.InvalidPhone as exc:
         raise UsageError(f"{value!r} is not a phone number ({exc.reason}).") from None
+
+
+def add_metrics_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--metrics-port` / `--metrics-host` (serve, worker): /metrics on a port of its own."""
+    from bot.cli.serve import port_number
+
+    parser.add_argument(
+        "--metrics-port",
+        type=port_number,
+        default=os.environ.get("METRICS_PORT") or None,
+        help="serve GET /metrics on this port (default: $METRICS_PORT; none)",
+    )
+    parser.add_argument(
+        "--metrics-host", default="127.0.0.1", help="where --metrics-port listens (default: 127.0.0.1)"
+    )
+
+
+def metrics_address(args: argparse.Namespace) -> tuple[str, int] | None:
+    """(host, port) of `add_metrics_arguments`' options, or None when no port was asked for."""
+    return (args.metrics_host, args.metrics_port) if args.metrics_port else None

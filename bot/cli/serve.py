@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from bot.cli.common import add_metrics_arguments, metrics_address
+
 
 def port_number(value: str) -> int:
     """A TCP port, 1-65535 (uvicorn would take 99999 and listen on a random port)."""
@@ -37,15 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--port", type=port_number, default=os.environ.get("PORT") or "3000", help="default: $PORT or 3000"
     )
     parser.add_argument("--socket-mode", action="store_true", help="talk to Slack over Socket Mode")
-    parser.add_argument(
-        "--metrics-port",
-        type=port_number,
-        default=os.environ.get("METRICS_PORT") or None,
-        help="serve GET /metrics on this port too (default: $METRICS_PORT; none)",
-    )
-    parser.add_argument(
-        "--metrics-host", default="127.0.0.1", help="where --metrics-port listens (default: 127.0.0.1)"
-    )
+    add_metrics_arguments(parser)
     parser.add_argument(
         "--ingest",
         type=ingest_mode,
@@ -63,6 +57,6 @@ def run(args: argparse.Namespace, config_path: str) -> int:
         host=args.host,
         port=args.port,
         socket_mode=args.socket_mode,
-        metrics=(args.metrics_host, args.metrics_port) if args.metrics_port else None,
+        metrics=metrics_address(args),
         ingest=args.ingest == "in-process",
     )

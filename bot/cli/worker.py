@@ -4,9 +4,8 @@ webhook deliveries `serve` stored, in a process of its own (bot.worker runs it).
 from __future__ import annotations
 
 import argparse
-import os
 
-from bot.cli.serve import port_number
+from bot.cli.common import add_metrics_arguments, metrics_address
 
 
 def _positive_int(value: str) -> int:
@@ -44,15 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--once", action="store_true", help="drain what is due, print a JSON summary and exit"
     )
-    parser.add_argument(
-        "--metrics-port",
-        type=port_number,
-        default=os.environ.get("METRICS_PORT") or None,
-        help="serve GET /metrics on this port (default: $METRICS_PORT; none)",
-    )
-    parser.add_argument(
-        "--metrics-host", default="127.0.0.1", help="where --metrics-port listens (default: 127.0.0.1)"
-    )
+    add_metrics_arguments(parser)
 
 
 def run(args: argparse.Namespace, config_path: str) -> int:
@@ -63,5 +54,5 @@ def run(args: argparse.Namespace, config_path: str) -> int:
         batch=args.batch,
         poll_seconds=args.poll_seconds,
         once=args.once,
-        metrics=(args.metrics_host, args.metrics_port) if args.metrics_port else None,
+        metrics=metrics_address(args),
     )
