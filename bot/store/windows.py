@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.rules.windows import WINDOW_KINDS
@@ -108,27 +107,6 @@ def update_window(row: Window, opened_at: datetime | None, expires_at: datetime,
 def delete_window(session: Session, row: Window) -> None:
     """The window is no longer open or pending (e.g. an ad lead answered)."""
     session.delete(row)
-
-
-def due_windows(
-    session: Session, after: datetime, ranges: Sequence[tuple[datetime | None, datetime]]
-) -> list[Any]:
-    """(channel_id, contact_id, kind, expires_at) of the windows expiring after `after` whose
-    expiry falls in any of `ranges` ((low, high], low None for no bound)."""
-    clauses = [
-        and_(Window.expires_at > low, Window.expires_at <= high)
-        if low is not None
-        else Window.expires_at <= high
-        for low, high in ranges
-    ]
-    due = clauses[0] if len(clauses) == 1 else or_(*clauses)
-    return list(
-        session.execute(
-            select(Window.channel_id, Window.contact_id, Window.kind, Window.expires_at).where(
-                Window.expires_at > after, due, Window.kind.in_(WINDOW_KINDS)
-            )
-        ).all()
-    )
 
 
 def expiries_of(session: Session, contact_ids: Iterable[int]) -> dict[tuple[str, int, str], datetime]:

@@ -40,29 +40,6 @@ def test_upsert_keeps_one_row_per_kind(store: Store) -> None:
         }
 
 
-def test_due_windows_reads_only_the_ranges_asked(store: Store) -> None:
-    contact_id = add_contact(store, "+5511988887777")
-    with store.session() as session:
-        for minutes, kind in ((10, "customer_care"), (50, "ctwa"), (90, "ctwa_pending")):
-            windows.upsert_window(
-                session, "vendas", contact_id, kind, None, NOW + timedelta(minutes=minutes), NOW
-            )
-    with store.session() as session:
-        everything = windows.due_windows(session, NOW, [(None, NOW + timedelta(hours=2))])
-        assert sorted(w.kind for w in everything) == ["ctwa", "ctwa_pending", "customer_care"]
-        # (low, high] ranges, one per lead: 10 min is in neither; 50 and 90 in one each.
-        ranges = [
-            (NOW + timedelta(minutes=40), NOW + timedelta(minutes=60)),
-            (NOW + timedelta(minutes=80), NOW + timedelta(minutes=90)),
-        ]
-        assert sorted(w.kind for w in windows.due_windows(session, NOW, ranges)) == ["ctwa", "ctwa_pending"]
-        # Already expired: never due.
-        assert (
-            windows.due_windows(session, NOW + timedelta(minutes=95), [(None, NOW + timedelta(hours=3))])
-            == []
-        )
-
-
 def test_closing_windows_with_their_contacts_soonest_first(store: Store) -> None:
     ana = add_contact(store, "+5511988887777", "Ana")
     bia = add_contact(store, "+5511977776666", "Bia")
