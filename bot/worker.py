@@ -53,7 +53,11 @@ def run_worker(
     rt = build_runtime(config_path, settings=settings)
     logs.add_secrets(logs.config_secrets(rt.config, os.environ))  # the BSP keys the config names
     if rt.store.dialect == "sqlite" and not once:
-        log.info("worker on SQLite: run only one (PostgreSQL lets several share the deliveries)")
+        log.info(
+            "worker on SQLite: run at most one; on SQLite `serve --ingest in-process` (the default) "
+            "is faster than a worker, which takes turns with serve on the one write lock "
+            "(docs/operations.md, 'Ingestion workers')"
+        )
     if batch is None:
         batch = POSTGRESQL_BATCH if rt.store.dialect == "postgresql" else MAX_BATCH
     if metrics is not None:
