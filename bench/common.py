@@ -36,22 +36,25 @@ WINDOW_CHANNELS = [f"wa{i}" for i in range(10)]  # sandbox channels the seeded r
 D360_CHANNEL = "d360"  # the 360dialog channel webhooks are posted to
 ALERT_SLACK_CHANNEL = "CALERTS"
 APP_PATHS = ("bot", "pyproject.toml")  # what `dirty` means for the measured app: its code changed
+# PostgreSQL databases are named `<prefix>_<benchmark>`: give two benchmark runs at once (from
+# two checkouts) different prefixes, and different BENCH_DIRs, so neither drops the other's.
+PG_PREFIX = os.environ.get("BENCH_PG_PREFIX", "bench")
 STARTED = datetime.now(UTC)  # when this benchmark process started: the run's date
 
 
 def database_url(kind: str, name: str, *, fresh: bool = True) -> str:
-    """A database for one benchmark: a SQLite file under WORK, or `bench_<name>` on PostgreSQL
+    """A database for one benchmark: a SQLite file under WORK, or `<PG_PREFIX>_<name>` on PostgreSQL
     (dropped and created again when `fresh`)."""
     if kind == "sqlite":
         WORK.mkdir(parents=True, exist_ok=True)
         path = WORK / f"{name}.db"
         if fresh:
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", "-writer.lock"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
         return f"sqlite:///{path}"
     if kind != "postgres":
         raise SystemExit(f"--db must be sqlite or postgres, not {kind!r}")
-    db = f"bench_{name}"
+    db = f"{PG_PREFIX}_{name}"
     if fresh:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -294,13 +297,15 @@ def start_app(
     *,
     workers: int = 0,
     worker_args: Sequence[str] = (),
+    ingest_off: bool = False,
 ) -> Running:
     """`contato-bot serve` exactly as production starts it, on 127.0.0.1:port, from the app's
     checkout. With workers, `serve --ingest off` and that many `contato-bot worker` processes
-    (each with a /metrics port: it answering is the sign the worker is up)."""
+    (each with a /metrics port: it answering is the sign the worker is up); `ingest_off` with no
+    workers: `serve --ingest off` alone, deliveries only stored (bench.drain)."""
     env = app.env(db_url, slack_url)
     serve_args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
-    if workers:
+    if workers or ingest_off:
         serve_args += ["--ingest", "off"]  # only then: older code has no --ingest
     WORK.mkdir(parents=True, exist_ok=True)
     serve = subprocess.Popen(

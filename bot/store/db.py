@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there, only this process's threads queue
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,48 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class SqliteWriterLock:
+    """One writer at a time on a SQLite file: a re-entrant lock for this process's threads and,
+    held by the outermost of them, an exclusive `flock` on `<database>-writer.lock` for the other
+    processes (released by the kernel if the process dies). An in-memory database, or a system
+    without `fcntl`, gets the thread lock only."""
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0  # nesting of the thread holding `_threads` (only it changes this)
+        self._file: int | None = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            self._path: Path | None = (
+                Path(database).expanduser().with_name(Path(database).name + "-writer.lock")
+            )
+        else:
+            self._path = None
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        self._depth += 1
+        if self._depth == 1:
+            try:
+                self._lock_file()
+            except BaseException:
+                self._depth -= 1
+                self._threads.release()
+                raise
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def _lock_file(self) -> None:
+        if self._path is None or fcntl is None:
+            return
+        if self._file is None:
+            self._file = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._file, fcntl.LOCK_EX)  # waits with the GIL released
+
+
 class Store:
     """The engine and a session factory. Build it once per process with `from_url`."""
 
@@ -80,10 +128,13 @@ class Store:
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
         # SQLite's busy handler with growing back-off, not woken when the lock frees: under load
-        # (webhooks stored while a batch is ingested) that turns into second-long stalls. Threads
-        # of this process therefore queue on a lock of ours first; other processes still meet
-        # the busy timeout.
-        self._sqlite_writer = threading.RLock() if engine.dialect.name == "sqlite" else None
+        # (webhooks stored while a batch is ingested) that turns into second-long stalls. Writers
+        # therefore queue on a lock of ours first, one that wakes the next as soon as it is free:
+        # threads of this process, and (through a lock file beside the database) other processes
+        # on the same file, such as `serve` and a `contato-bot worker`.
+        self._sqlite_writer = (
+            SqliteWriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
+        )
 
     @classmethod
     def from_url(cls, url: str) -> Store:
