@@ -11,7 +11,8 @@ worker --once` processes start together and drain the backlog. Each prints when 
 how long it took and how many events it applied (start-up and imports not counted); the rate is all
 events over the first start to the last finish. Then every status and inbound message is counted
 against what was sent (nothing lost, nothing applied twice: the status rows are unique per message
-and status).
+and status). The same bodies also go to the bare endpoint of #2 first, so the JSON says how `serve`
+storing alone (no ingestion anywhere) compares with it on this machine.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from bench.common import (
     write_config,
 )
 from bench.seed import seed
-from bench.webhooks import backlog, count_stored, load, traffic
+from bench.webhooks import backlog, count_stored, load, run_bare, traffic
 from bot.store.db import Store
 from tests.e2e.fake_slack import FakeSlack
 
@@ -106,6 +107,7 @@ def main() -> None:
     workers = max(1, args.workers)
 
     bodies, sent = traffic(args.posts, args.contacts)
+    bare = run_bare(bodies, args.concurrency)
     url = database_url(args.db, "drain")
     seeded = seed(url, contacts=args.contacts, events=args.events)
     slack = FakeSlack().start()
@@ -165,7 +167,10 @@ def main() -> None:
             "batch": args.batch,
             "seed": seeded,
             "sent": sent,
+            "bare_endpoint": bare,
             "posting": {k: v for k, v in posting.items() if not k.startswith("_")},
+            # serve storing with no ingestion anywhere: the ceiling of its accept path on this machine
+            "serve_alone_vs_bare_requests": round(posting["requests_per_s"] / bare["requests_per_s"], 3),
             "backlog_before_drain": waiting,
             "workers_once": summaries,
             "drain_seconds": round(seconds, 3),

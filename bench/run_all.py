@@ -9,8 +9,8 @@ subprocess (`python -m bench.NAME ...`) whose JSON goes to BENCH_DIR/<round>/<ru
 output to BENCH_DIR/<round>/<run>.log (BENCH_DIR defaults to /tmp/contato-bench). A failed run is
 reported and the others still run. `--table-only` prints the table from the files already there.
 
-Runs and their sizes are those of the doc; on a 2-core machine the whole set takes ~17 min with a
-before round (~10 min without): see RUNS for each one's estimate.
+Runs and their sizes are those of the doc; on a 2-core machine the whole set takes ~19 min with a
+before round (~12 min without): see RUNS for each one's estimate.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Run:
 
     def argv(self, quick: bool) -> list[str]:
         args = ["--db", self.db, *self.extra]
-        if self.bench in ("webhooks", "mixed", "memory"):
+        if self.bench in ("webhooks", "mixed", "memory", "drain"):
             args += ["--workers", str(self.workers)]
         if quick:
             args += QUICK.get(self.bench, [])
@@ -66,10 +66,14 @@ RUNS = [
     Run("mixed", "sqlite", 0, seconds=75),
     Run("mixed", "sqlite", 1, seconds=75),
     Run("memory", "postgres", 1, seconds=45),
+    # The worker alone on a stored backlog (needs `worker --once` timing: after round only).
+    Run("drain", "postgres", 1, seconds=45),
+    Run("drain", "postgres", 2, seconds=45),
+    Run("drain", "sqlite", 1, seconds=40),
 ]
 # What a checkout without `contato-bot worker` can run: workers 0 only, and the two runs the after
 # round leaves out to stay within time (mixed and memory on PostgreSQL in-process).
-BEFORE_RUNS = [run for run in RUNS if run.workers == 0] + [
+BEFORE_RUNS = [run for run in RUNS if run.workers == 0 and run.bench != "drain"] + [
     Run("mixed", "postgres", 0, seconds=80),
     Run("memory", "postgres", 0, seconds=45),
 ]
@@ -81,6 +85,7 @@ QUICK = {
     "contato": ["--contacts", "10000", "--events", "100000", "--requests", "200"],
     "mixed": ["--contacts", "10000", "--events", "100000", "--seconds", "5", "--idle-requests", "50"],
     "memory": ["--contacts", "10000", "--events", "100000"],
+    "drain": ["--contacts", "10000", "--events", "100000", "--posts", "1000"],
 }
 
 
@@ -224,6 +229,27 @@ def summary(rounds: dict[str, Path]) -> str:
     header = ["round", "db", "workers", "offered ev/s", "accepted ev/s", "5xx", "backlog at end"]
     header += ["ingested ev/s", "kept up", "idle p99 ms", "under load p50/p90/p99 ms", "name p50/p90/p99 ms"]
     parts.append("### Mixed: `/contato` while webhooks arrive\n\n" + table(header, lines))
+
+    lines = []
+    for label, run, r in rows(rounds, "drain"):
+        posting, lost = r["posting"], r["lost"]
+        lines.append(
+            [
+                who(label, r),
+                run.db,
+                str(run.workers),
+                fmt(r.get("bare_endpoint", {}).get("requests_per_s"), 0),
+                fmt(posting["requests_per_s"], 0),
+                fmt(posting["latency"]["p99_ms"]),
+                fmt(posting.get("serve_cpu_ms_per_post"), 3),
+                fmt(r["events_per_s"], 0),
+                fmt(r.get("worker_cpu_us_per_event")),
+                fmt(sum(lost.values()) + r["left_unprocessed"] + r["stored"]["deliveries_with_error"]),
+            ]
+        )
+    header = ["round", "db", "workers", "bare req/s", "serve alone req/s", "POST p99 ms", "serve CPU ms/POST"]
+    header += ["drained events/s", "worker CPU us/event", "lost"]
+    parts.append("### Drain: the worker alone on a stored backlog\n\n" + table(header, lines))
 
     lines = []
     for label, run, r in rows(rounds, "memory"):
