@@ -155,7 +155,7 @@ def render(store: Store, now: datetime) -> tuple[bytes, str]:
     """The exposition text (and its content type), the database gauges read now."""
     from bot.store import alert_claims, deliveries
 
-    with store.session() as session:
+    with store.read_session() as session:
         waiting, oldest, failed = deliveries.backlog(session)
         pending = alert_claims.pending_count(session)
     DELIVERIES_WAITING.set(waiting)

@@ -132,7 +132,7 @@ def _backlog(rt: Runtime) -> tuple[int, float, int]:
     """(deliveries not processed, the oldest one's age in seconds, how many recorded an error)."""
     from bot.store import deliveries
 
-    with rt.store.session() as session:
+    with rt.store.read_session() as session:
         waiting, oldest, failed = deliveries.backlog(session)
     age = max(0.0, (rt.now() - oldest).total_seconds()) if oldest is not None else 0.0
     return waiting, round(age, 1), failed

@@ -35,7 +35,7 @@ def _windows(rt: Runtime, teams: list[Any], now: datetime) -> list[AlertItem]:
 
 
 def _sends(rt: Runtime, user_id: str) -> list[SendRow]:
-    with rt.store.session() as session:
+    with rt.store.read_session() as session:
         rows = outbound.sends_of_agent(session, user_id, HOME_MAX_SENDS)
     sends = []
     for message, contact in rows:
@@ -62,7 +62,7 @@ def _spend(rt: Runtime, teams: list[Any], day: datetime) -> dict[str, list[Spend
     ids = [team.id for team in teams]
     if not ids:
         return {}
-    with rt.store.session() as session:
+    with rt.store.read_session() as session:
         rows = outbound.paid_spend(session, ids, day, day + timedelta(days=1))
     names = {team.id: team.name for team in teams}
     spend: dict[str, list[SpendRow]] = {names[i]: [] for i in ids}

@@ -75,7 +75,7 @@ def looks_like_number(query: str) -> bool:
 
 
 def _known(rt: Runtime, e164: str) -> ContactChoice:
-    with rt.store.session() as session:
+    with rt.store.read_session() as session:
         contact = contacts.find_contact(session, phone=e164)
         name = contact.name if contact is not None else None
     return ContactChoice(e164, _label(name, e164), None)
@@ -83,7 +83,7 @@ def _known(rt: Runtime, e164: str) -> ContactChoice:
 
 def search_known(rt: Runtime, query: str, limit: int) -> list[tuple[str, str | None]]:
     """(E.164, name) of the known contacts whose name or number matches `query` (the search box)."""
-    with rt.store.session() as session:
+    with rt.store.read_session() as session:
         found = contacts.search_contacts(session, query, limit=limit)
         # A BSUID-only contact (no phone) is chosen by its BSUID.
         return [(ident, c.name) for c in found if (ident := c.e164 or c.user_id)]

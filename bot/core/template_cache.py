@@ -74,7 +74,7 @@ class TemplateCache:
     def _stored(self, channel_id: str, known: _Entry | None) -> _Entry | None:
         """The entry as the database has it now; the list is read only when it is not `known`'s."""
         checked = time.monotonic()
-        with self._store.session() as session:
+        with self._store.read_session() as session:
             if known is not None:
                 stamp = templates_stamp(session, channel_id)
                 if stamp is not None and stamp[0] == known.fetched_at:

@@ -118,7 +118,7 @@ def sessions_report(
         raise ValueError("`at` must be timezone-aware")
     supported = session_data is not SessionData.NONE
     contact_e164 = _as_e164(contact_phone)
-    with store.session() as session:
+    with store.read_session() as session:
         contact = contacts.find_contact(session, phone=contact_e164)
         events = load_events(session, channel.id, contact.id) if contact is not None and supported else []
         known, name = contact is not None, contact.name if contact is not None else None

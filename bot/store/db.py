@@ -135,6 +135,7 @@ class Store:
         self._sqlite_writer = (
             SqliteWriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
         )
+        self._readers = _sqlite_readers(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -176,6 +177,28 @@ class Store:
             if writer is not None:
                 writer.release()
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reads only (the screen, the Home tab, gauges). On a SQLite file it takes
+        no writer lock: it begins a plain (deferred) transaction on a read-only connection, and
+        in WAL mode a reader sees the last commit while a writer works, so the screen never
+        waits behind a batch being ingested or webhooks being stored (every `session()` there is
+        a writer, `BEGIN IMMEDIATE`). A write attempted in it fails ("attempt to write a readonly
+        database") rather than race the writers. Elsewhere it is `session()`."""
+        if self._readers is None:
+            with self.session() as session:
+                yield session
+            return
+        session = self._readers()
+        try:
+            yield session
+            session.commit()  # ends the read transaction
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic `upgrade head`), from code, so it
         works from an installed package with no alembic.ini."""
@@ -213,6 +236,39 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection (tests, shutdown)."""
         self.engine.dispose()
+        if self._readers is not None:
+            bind = self._readers.kw["bind"]
+            bind.dispose()
+
+
+def _sqlite_readers(engine: Engine) -> sessionmaker[Session] | None:
+    """Sessions on a second engine for `Store.read_session` when `engine` is a SQLite file
+    (an in-memory database exists once per connection: none there)."""
+    database = engine.url.database
+    if (
+        engine.dialect.name != "sqlite"
+        or not database
+        or database == ":memory:"
+        or "mode=memory" in str(engine.url)
+    ):
+        return None
+    readers = create_engine(engine.url, connect_args={"check_same_thread": False}, hide_parameters=True)
+
+    @event.listens_for(readers, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions begin where SQLAlchemy says (below)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # a checkpoint's brief lock
+            cursor.execute("PRAGMA query_only=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(readers, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")  # deferred: one snapshot for the session's reads, no lock
+
+    return sessionmaker(bind=readers, expire_on_commit=False)
 
 
 def alembic_config(connection: Any | None = None) -> Any:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -36,21 +37,24 @@ from tests.e2e.test_screen_e2e import (
 
 
 class SessionWatch:
-    """Store.session() instrumented: where each session was opened, on the loop or off it."""
+    """Store.session() and Store.read_session() instrumented: where each session was opened, on
+    the loop or off it."""
 
     def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
         self.test_thread = threading.get_ident()
         self.on_loop: list[str] = []  # the stacks that opened a session on the event loop
         self.off_loop = 0  # sessions the app opened in worker threads
-        original = store.session
+        for name in ("session", "read_session"):
+            monkeypatch.setattr(store, name, self._watched(getattr(store, name)))
 
+    def _watched(self, original: Callable[[], AbstractContextManager[Session]]) -> Callable[[], Any]:
         @contextmanager
         def session() -> Iterator[Session]:
             self._record()
             with original() as opened:
                 yield opened
 
-        monkeypatch.setattr(store, "session", session)
+        return session
 
     def _record(self) -> None:
         try:

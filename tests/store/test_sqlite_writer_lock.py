@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from bot.store.db import SqliteWriterLock, Store
 
 HOLDER = """
 import sys
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from bot.store.db import Store
 store = Store.from_url(sys.argv[1])
 with store.session() as session:
@@ -139,3 +141,48 @@ def test_an_in_memory_database_has_no_lock_file(tmp_path: Path, monkeypatch: pyt
     lock.acquire()
     lock.release()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_session_answers_while_another_process_writes_and_sees_the_last_commit(
+    database: tuple[str, Path],
+) -> None:
+    """The screen reads through `read_session`: not queued behind an ingestion batch."""
+    url, _ = database
+    store = Store.from_url(url)
+    with store.session() as session:
+        session.execute(text("INSERT INTO marks (who) VALUES ('committed')"))
+    holder = start_holder(url)
+    try:
+        seen: list[str] = []
+        done = threading.Event()
+
+        def read() -> None:
+            with store.read_session() as session:
+                seen.extend(session.scalars(text("SELECT who FROM marks")))
+            done.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        assert done.wait(10)  # while the holder still holds the write lock
+        assert seen == ["committed"]  # its uncommitted row is not seen
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+        store.dispose()
+
+
+def test_a_read_session_refuses_to_write(database: tuple[str, Path]) -> None:
+    url, _ = database
+    store = Store.from_url(url)
+    try:
+        with pytest.raises(OperationalError, match="readonly"), store.read_session() as session:
+            session.execute(text("INSERT INTO marks (who) VALUES ('reader')"))
+        assert marks(store) == []
+    finally:
+        store.dispose()
+
+
+def test_read_session_is_a_session_on_an_in_memory_database() -> None:
+    store = Store.from_url("sqlite://")
+    with store.read_session() as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))  # the one database there is: writable
+    store.dispose()

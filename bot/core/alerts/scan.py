@@ -289,7 +289,7 @@ def due_items(
     channels = list(team_channels)
     if not channels:
         return []
-    with rt.store.session() as session:
+    with rt.store.read_session() as session:
         rows = windows.closing_windows(session, channels, now, now + horizon, limit)
         last = last_sends(session, {(w.channel_id, w.contact_id) for w, _ in rows})
     return [
