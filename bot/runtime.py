@@ -112,9 +112,7 @@ def assemble_runtime(
 ) -> Runtime:
     """A Runtime from parts already loaded: its providers and template cache built on them."""
     providers = Providers(config, http, store, clock)
-    templates = TemplateCache(
-        store, providers.get, timedelta(seconds=config.templates.ttl_seconds), clock
-    )
+    templates = TemplateCache(store, providers.get, timedelta(seconds=config.templates.ttl_seconds), clock)
     return Runtime(
         config=config,
         settings=settings,

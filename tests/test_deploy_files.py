@@ -73,17 +73,15 @@ def test_dockerfile_healthcheck_volume_port_and_constraints() -> None:
     assert env["DATABASE_URL"] == "sqlite:////data/contato.db"  # the SQLite file on the volume
     assert env["PORT"] == "3000" and "3000" in values(instructions, "EXPOSE")[-1]
     assert Path(env["CONTATO_CONFIG"]).name == "contato.yml"
-    assert any(
-        "constraints.txt" in arguments and name == "COPY" for name, arguments in instructions
-    ), "the constraints file is copied into the build"
+    assert any("constraints.txt" in arguments and name == "COPY" for name, arguments in instructions), (
+        "the constraints file is copied into the build"
+    )
     installs = [run for run in values(instructions, "RUN") if "pip install" in run]
     assert installs and all(re.search(r"(-c|--constraint) constraints\.txt", run) for run in installs)
 
 
 def test_dockerignore_keeps_secrets_data_and_the_venv_out() -> None:
-    patterns = {
-        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()
-    }
+    patterns = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()}
     assert {".git", ".venv", ".env", "*.db", "contato.yml"} <= patterns
     # ... but not what the build copies.
     copied = {word for arguments in values(dockerfile(), "COPY") for word in arguments.split()[:-1]}

@@ -81,8 +81,7 @@ def thread_post(lang: str, post: ThreadPost) -> tuple[str, list[dict[str, Any]]]
     header = tx.md("conversation.post.header", contact=contact)
     shown = post.lines[-MAX_LINES:]
     rows = [
-        f"• {tx.time(line.at)}"
-        + (f" · {_content(tx, line, post.show_text)}" if post.show_text else "")
+        f"• {tx.time(line.at)}" + (f" · {_content(tx, line, post.show_text)}" if post.show_text else "")
         for line in shown
     ]
     if len(post.lines) > len(shown):

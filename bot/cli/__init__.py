@@ -40,7 +40,18 @@ Runner = Callable[[argparse.Namespace, str], int]
 
 # The commands in the order `--help` lists them; each module adds its parser and runs it.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    check, serve, worker, migrate, sessions, preview, templates, webhook, sandbox, prune, alerts, webhooks
+    check,
+    serve,
+    worker,
+    migrate,
+    sessions,
+    preview,
+    templates,
+    webhook,
+    sandbox,
+    prune,
+    alerts,
+    webhooks,
 )
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None], Runner]] = {
     m.__name__.rsplit(".", 1)[1]: (m.add_parser, m.run) for m in COMMAND_MODULES

@@ -208,7 +208,6 @@ def display_of(rt: Runtime) -> tuple[str, float] | None:
     return None
 
 
-
 def charge_signature(category: Category, charge: Charge) -> str:
     """What the agent was shown for a category's cost, compact enough for private_metadata."""
     price = "" if charge.price is None else f"{charge.price:g}"

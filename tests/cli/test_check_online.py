@@ -83,7 +83,9 @@ def check(capsys: pytest.CaptureFixture[str], config: Path) -> tuple[int, list[s
 def test_everything_answers_and_agrees(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with respx.mock(assert_all_called=True) as bsp:
         bsp.get(f"{D360}/v1/configs/templates").respond(json={"count": 0, "total": 0, "waba_templates": []})
-        bsp.get(f"{D360}/v1/configs/webhook").respond(json={"url": "https://contato.example.com/webhooks/vendas"})
+        bsp.get(f"{D360}/v1/configs/webhook").respond(
+            json={"url": "https://contato.example.com/webhooks/vendas"}
+        )
         code, lines = check(capsys, config)
     assert code == 0, lines
     assert lines[0] == f"{config}: OK"

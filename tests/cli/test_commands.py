@@ -159,7 +159,11 @@ def test_the_readme_run_command_serves_on_the_example_config(tmp_path: Path) -> 
     shutil.copy(ROOT / "contato.example.yml", tmp_path / "contato.example.yml")
     port = free_port()
     env = checkout_env(
-        {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret", "SLACK_API_URL": "http://127.0.0.1:9/api/"}
+        {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "secret",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        }
     )
     env.pop("DATABASE_URL", None)
     process = subprocess.Popen(

@@ -65,17 +65,40 @@ def test_prune_removes_processed_bodies_and_old_texts_never_unprocessed_ones(
     ids = seed_deliveries(store)
     contact = add_contact(store, "+5511900000501")
     for at in (OLD, RECENT):
-        add_outbound(store, "loja", contact, "vendas", "UVENDAS", at, text="Olá Maria, pedido 123",
-                     parameters={"body.1": "Maria"}, status="read")
+        add_outbound(
+            store,
+            "loja",
+            contact,
+            "vendas",
+            "UVENDAS",
+            at,
+            text="Olá Maria, pedido 123",
+            parameters={"body.1": "Maria"},
+            status="read",
+        )
     with store.session() as session:
         by_age = select(OutboundMessage.id).order_by(OutboundMessage.created_at)
         old_send, recent_send = session.scalars(by_age)
         session.add(
-            CustomerEvent(channel_id="loja", contact_id=contact, kind="customer", ref="wamid.OLD", at=OLD,
-                          data={"referral": {"headline": "Promo"}})
+            CustomerEvent(
+                channel_id="loja",
+                contact_id=contact,
+                kind="customer",
+                ref="wamid.OLD",
+                at=OLD,
+                data={"referral": {"headline": "Promo"}},
+            )
         )
-        session.add(SandboxSend(channel_id="loja", to="+5511900000501", kind="text", payload={"text": "x"},
-                                message_id="wamid.SANDBOX.OLD", created_at=OLD))
+        session.add(
+            SandboxSend(
+                channel_id="loja",
+                to="+5511900000501",
+                kind="text",
+                payload={"text": "x"},
+                message_id="wamid.SANDBOX.OLD",
+                created_at=OLD,
+            )
+        )
 
     code, out, err = run(capsys, "prune", "--older-than", "30d", "--config", str(config), "--json")
 
@@ -95,8 +118,10 @@ def test_prune_removes_processed_bodies_and_old_texts_never_unprocessed_ones(
 
     # Again: nothing left to remove. From the config's retention (30 days of webhooks by default).
     code, out, _ = run(capsys, "prune", "--config", str(config), "--json")
-    assert (code, json.loads(out)) == (0, {"webhook_bodies": 0, "message_texts": 0, "referrals": 0,
-                                           "sandbox_sends": 0})
+    assert (code, json.loads(out)) == (
+        0,
+        {"webhook_bodies": 0, "message_texts": 0, "referrals": 0, "sandbox_sends": 0},
+    )
 
 
 def test_prune_refuses_an_age_it_cannot_read(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -143,8 +143,13 @@ def make_rt(tmp_path: Path, store: Store, text: str = CONFIG) -> Runtime:
     except ImportError:
         return cast("Runtime", Rt(config, store))
     return assemble_runtime(
-        config=config, settings=Settings(), store=store, rules=load_rule_set(),
-        config_path=tmp_path / "contato.yml", http=httpx.AsyncClient(), clock=lambda: NOW,
+        config=config,
+        settings=Settings(),
+        store=store,
+        rules=load_rule_set(),
+        config_path=tmp_path / "contato.yml",
+        http=httpx.AsyncClient(),
+        clock=lambda: NOW,
     )
 
 
@@ -170,21 +175,47 @@ def set_window(store: Store, channel: str, contact_id: int, kind: str, expires_a
             )
         )
         if row is None:
-            s.add(Window(channel_id=channel, contact_id=contact_id, kind=kind, opened_at=None,
-                         expires_at=expires_at, updated_at=NOW))
+            s.add(
+                Window(
+                    channel_id=channel,
+                    contact_id=contact_id,
+                    kind=kind,
+                    opened_at=None,
+                    expires_at=expires_at,
+                    updated_at=NOW,
+                )
+            )
         else:
             row.expires_at = expires_at
 
 
-def add_outbound(store: Store, channel: str, contact_id: int, team: str, agent: str, at: datetime,
-                 template: str = "promo_nov", **extra: Any) -> None:
+def add_outbound(
+    store: Store,
+    channel: str,
+    contact_id: int,
+    team: str,
+    agent: str,
+    at: datetime,
+    template: str = "promo_nov",
+    **extra: Any,
+) -> None:
     with store.session() as s:
-        s.add(OutboundMessage(
-            idempotency_key=f"{channel}-{contact_id}-{at.isoformat()}-{template}", channel_id=channel,
-            contact_id=contact_id, agent_user_id=agent, team_id=team, kind="template", category="marketing",
-            template_name=template, status=extra.pop("status", "delivered"), created_at=at, updated_at=at,
-            **extra,
-        ))
+        s.add(
+            OutboundMessage(
+                idempotency_key=f"{channel}-{contact_id}-{at.isoformat()}-{template}",
+                channel_id=channel,
+                contact_id=contact_id,
+                agent_user_id=agent,
+                team_id=team,
+                kind="template",
+                category="marketing",
+                template_name=template,
+                status=extra.pop("status", "delivered"),
+                created_at=at,
+                updated_at=at,
+                **extra,
+            )
+        )
 
 
 def claims(store: Store) -> list[AlertClaim]:
@@ -438,9 +469,18 @@ async def test_crash_between_claim_and_post_is_posted_once_after_the_lease(
         set_window(store, "loja", contact, "customer_care", NOW + timedelta(minutes=40))
     with store.session() as s:  # what a process left when killed right after leasing
         for contact, lease in ((dead, NOW - timedelta(seconds=1)), (busy, NOW + timedelta(minutes=1))):
-            s.add(AlertClaim(channel_id="loja", contact_id=contact, kind="customer_care",
-                             expires_at=NOW + timedelta(minutes=40), slack_channel="CVENDAS",
-                             claimed_at=NOW - timedelta(minutes=3), claimed_by="killed", lease_until=lease))
+            s.add(
+                AlertClaim(
+                    channel_id="loja",
+                    contact_id=contact,
+                    kind="customer_care",
+                    expires_at=NOW + timedelta(minutes=40),
+                    slack_channel="CVENDAS",
+                    claimed_at=NOW - timedelta(minutes=3),
+                    claimed_by="killed",
+                    lease_until=lease,
+                )
+            )
 
     result = await run_scan(rt, client, now=NOW)
     assert result.claimed == 0  # the claims exist already

@@ -67,8 +67,15 @@ def test_two_processes_post_every_alert_exactly_once(tmp_path: Path, pg_url: str
             contact = Contact(phone_key=phone, e164=phone, created_at=now, updated_at=now)
             s.add(contact)
             s.flush()
-            s.add(Window(channel_id="loja" if n % 2 else "sac", contact_id=contact.id, kind="customer_care",
-                         expires_at=expiry + timedelta(milliseconds=n * 250), updated_at=now))
+            s.add(
+                Window(
+                    channel_id="loja" if n % 2 else "sac",
+                    contact_id=contact.id,
+                    kind="customer_care",
+                    expires_at=expiry + timedelta(milliseconds=n * 250),
+                    updated_at=now,
+                )
+            )
     slack = FakeSlack().start()
     # Slack pushes back once; Retry-After 0 so the retry happens within this test.
     refused = Failure(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})
@@ -78,7 +85,10 @@ def test_two_processes_post_every_alert_exactly_once(tmp_path: Path, pg_url: str
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", SCANNER, str(config), pg_url, slack.url, str(start_at), "12"],
-                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             for _ in range(2)
         ]

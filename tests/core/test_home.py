@@ -70,9 +70,19 @@ def test_windows_of_my_teams_closing_in_6h_with_the_button(rt: Runtime, store: S
 def test_my_recent_sends_with_status_and_estimated_cost(rt: Runtime, store: Store) -> None:
     contact = add_contact(store, "+5511900000211", "Daniela")
     for n in range(12):
-        add_outbound(store, "loja", contact, "vendas", "UVENDAS", NOW - timedelta(minutes=n),
-                     template=f"modelo_{n}", status="read" if n else "failed", charge="paid",
-                     estimated_price=0.0625, currency="USD")
+        add_outbound(
+            store,
+            "loja",
+            contact,
+            "vendas",
+            "UVENDAS",
+            NOW - timedelta(minutes=n),
+            template=f"modelo_{n}",
+            status="read" if n else "failed",
+            charge="paid",
+            estimated_price=0.0625,
+            currency="USD",
+        )
     add_outbound(store, "loja", contact, "vendas", "UOUTRO", NOW, template="de_outro_agente")
 
     view = home_view(rt, "UVENDAS", {}, NOW)
@@ -88,22 +98,75 @@ def test_my_recent_sends_with_status_and_estimated_cost(rt: Runtime, store: Stor
 
 def test_todays_spend_by_team_and_category(rt: Runtime, store: Store) -> None:
     contact = add_contact(store, "+5511900000221")
-    add_outbound(store, "loja", contact, "vendas", "UVENDAS", NOW - timedelta(hours=1), template="a",
-                 charge="paid", estimated_price=0.0625, currency="USD")
-    add_outbound(store, "loja", contact, "vendas", "UOUTRO", NOW - timedelta(hours=2), template="b",
-                 charge="paid", estimated_price=0.0625, currency="USD")
-    add_outbound(store, "loja", contact, "vendas", "UVENDAS", NOW - timedelta(hours=3), template="c",
-                 charge="free", estimated_price=0.0, currency="USD")
-    add_outbound(store, "loja", contact, "vendas", "UVENDAS", NOW - timedelta(days=1), template="d",
-                 charge="paid", estimated_price=5.0, currency="USD")  # yesterday
-    add_outbound(store, "sac", contact, "suporte", "USUPORTE", NOW - timedelta(hours=1), template="e",
-                 charge="paid", estimated_price=9.0, currency="USD")  # not my team
+    add_outbound(
+        store,
+        "loja",
+        contact,
+        "vendas",
+        "UVENDAS",
+        NOW - timedelta(hours=1),
+        template="a",
+        charge="paid",
+        estimated_price=0.0625,
+        currency="USD",
+    )
+    add_outbound(
+        store,
+        "loja",
+        contact,
+        "vendas",
+        "UOUTRO",
+        NOW - timedelta(hours=2),
+        template="b",
+        charge="paid",
+        estimated_price=0.0625,
+        currency="USD",
+    )
+    add_outbound(
+        store,
+        "loja",
+        contact,
+        "vendas",
+        "UVENDAS",
+        NOW - timedelta(hours=3),
+        template="c",
+        charge="free",
+        estimated_price=0.0,
+        currency="USD",
+    )
+    add_outbound(
+        store,
+        "loja",
+        contact,
+        "vendas",
+        "UVENDAS",
+        NOW - timedelta(days=1),
+        template="d",
+        charge="paid",
+        estimated_price=5.0,
+        currency="USD",
+    )  # yesterday
+    add_outbound(
+        store,
+        "sac",
+        contact,
+        "suporte",
+        "USUPORTE",
+        NOW - timedelta(hours=1),
+        template="e",
+        charge="paid",
+        estimated_price=9.0,
+        currency="USD",
+    )  # not my team
 
     view = home_view(rt, "UVENDAS", {}, NOW)
 
     assert_home_within_limits(view)
-    [spend] = [b["text"]["text"] for b in view["blocks"]
-               if b["type"] == "section" and b["text"]["text"].startswith("*Vendas*")]
+    [spend] = [
+        b["text"]["text"]
+        for b in view["blocks"]
+        if b["type"] == "section" and b["text"]["text"].startswith("*Vendas*")
+    ]
     # Sums are money: two decimals, rounded half up (issue 10; was "US$ 0,125").
     assert "Marketing: US$ 0,13 (2 envios)" in spend
     assert "Total: *US$ 0,13*" in spend
@@ -141,8 +204,18 @@ def test_a_send_at_22_30_in_sao_paulo_counts_on_that_days_spend(rt: Runtime, sto
     # 22:30 on 24/11 in São Paulo is 01:30 on 25/11 in UTC.
     sent = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)
     contact = add_contact(store, "+5511900000231")
-    add_outbound(store, "loja", contact, "vendas", "UVENDAS", sent, template="noite",
-                 charge="paid", estimated_price=0.0625, currency="USD")
+    add_outbound(
+        store,
+        "loja",
+        contact,
+        "vendas",
+        "UVENDAS",
+        sent,
+        template="noite",
+        charge="paid",
+        estimated_price=0.0625,
+        currency="USD",
+    )
     # At 23:00 the same evening in São Paulo: today's spend has it.
     evening = home_view(rt, "UVENDAS", {}, sent + timedelta(minutes=30))
     assert "Marketing: US$ 0,06 (1 envios)" in spend_text(evening)
@@ -154,10 +227,31 @@ def test_a_send_at_22_30_in_sao_paulo_counts_on_that_days_spend(rt: Runtime, sto
 
 def test_a_failed_send_never_counts_in_the_spend(rt: Runtime, store: Store) -> None:
     contact = add_contact(store, "+5511900000241")
-    add_outbound(store, "loja", contact, "vendas", "UVENDAS", NOW - timedelta(hours=1), template="ok",
-                 charge="paid", estimated_price=0.0625, currency="USD")
-    add_outbound(store, "loja", contact, "vendas", "UVENDAS", NOW - timedelta(hours=2), template="falhou",
-                 charge="paid", estimated_price=0.0625, currency="USD", status="failed")
+    add_outbound(
+        store,
+        "loja",
+        contact,
+        "vendas",
+        "UVENDAS",
+        NOW - timedelta(hours=1),
+        template="ok",
+        charge="paid",
+        estimated_price=0.0625,
+        currency="USD",
+    )
+    add_outbound(
+        store,
+        "loja",
+        contact,
+        "vendas",
+        "UVENDAS",
+        NOW - timedelta(hours=2),
+        template="falhou",
+        charge="paid",
+        estimated_price=0.0625,
+        currency="USD",
+        status="failed",
+    )
     view = home_view(rt, "UVENDAS", {}, NOW)
     assert "Marketing: US$ 0,06 (1 envios)" in spend_text(view)
 
@@ -167,8 +261,18 @@ def test_a_display_currency_converts_the_spend_marked_as_estimate(tmp_path: Path
     rt = make_rt(tmp_path, store, CONFIG.replace("language: pt-BR", display))
     contact = add_contact(store, "+5511900000251")
     for n in range(40):
-        add_outbound(store, "loja", contact, "vendas", "UVENDAS", NOW - timedelta(minutes=n),
-                     template=f"m{n}", charge="paid", estimated_price=6.25, currency="USD")
+        add_outbound(
+            store,
+            "loja",
+            contact,
+            "vendas",
+            "UVENDAS",
+            NOW - timedelta(minutes=n),
+            template=f"m{n}",
+            charge="paid",
+            estimated_price=6.25,
+            currency="USD",
+        )
     spend = spend_text(home_view(rt, "UVENDAS", {}, NOW))
     # 40 × 6.25 USD × 5.5 = R$ 1.375,00: grouping, two decimals, always "≈".
     assert "Total: *≈ R$ 1.375,00*" in spend
