@@ -318,11 +318,16 @@ def _json_rows(dialect_name: str, rows: Sequence[Mapping[str, Any]], names: tupl
 
 def _json_time(separator: str) -> Callable[[Any], str]:
     """The json encoder's fallback: a time as the column type would bind it (naive UTC; ISO on
-    PostgreSQL, SQLAlchemy's storage format for DateTime on SQLite, with a space)."""
+    PostgreSQL, SQLAlchemy's storage format for DateTime on SQLite, with a space). Remembered: a
+    batch writes the same times many times over (its `now`, events of the same second), and equal
+    times are the same instant, so they are written the same."""
 
+    @functools.lru_cache(maxsize=1024)
     def encode(value: Any) -> str:
         if not isinstance(value, datetime):
             raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+        if value.tzinfo is UTC:  # the usual case: its ISO form without the "+00:00"
+            return value.isoformat(separator, "microseconds")[:-6]
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         if value.utcoffset():
