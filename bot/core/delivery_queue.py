@@ -169,13 +169,15 @@ def _apply(
 ) -> Drained:
     drained = Drained(claimed=len(rows))
     cached = {row.id: events for row in rows if parsed and (events := parsed.take(row.id)) is not None}
-    keys: set[str] = set()
     for row in rows:
         if row.id not in cached:
             with contextlib.suppress(Exception):  # a body that does not parse fails below, alone
                 cached[row.id] = parse_body(rt, row.channel_id, row.body, row.received_at)
-        keys |= contact_keys(row.channel_id, cached.get(row.id, []))
-    deliveries.serialize_on(session, keys)  # before any of the batch's writes: no lock order to break
+    if deliveries.serializes(session):  # before any of the batch's writes: no lock order to break
+        keys: set[str] = set()
+        for row in rows:
+            keys |= contact_keys(row.channel_id, cached.get(row.id, []))
+        deliveries.serialize_on(session, keys)
     for channel_id, run in _runs(rows):
         try:
             events = [event for row in run for event in _events_of(rt, row, cached)]

@@ -34,7 +34,7 @@ from bot.store import events as event_rows
 from bot.store import outbound as outbound_rows
 from bot.store import windows as window_rows
 from bot.store.db import Store
-from bot.store.models import OutboundMessage, Window
+from bot.store.models import OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -403,36 +403,38 @@ def recompute_windows_of(
     queue_until = now + (longest_alert_lead if longest_alert_lead is not None else _ANY_LEAD)
     queue_until += DUE_QUEUE_MARGIN
     due_soon: list[tuple[str, int, str]] = []
-    inserts: list[tuple[str, int, str, datetime | None, datetime]] = []
+    writes: list[tuple[str, int, str, datetime | None, datetime]] = []
+    stale: list[int] = []
     ids = sorted(set(contact_ids))
     for start in range(0, len(ids), _BULK_ROWS):
         chunk = ids[start : start + _BULK_ROWS]
         events = event_rows.customer_event_rows_of(session, channel_id, chunk)
-        current = window_rows.window_rows_of(session, channel_id, chunk)
+        current = window_rows.current_windows(session, channel_id, chunk)
         for contact_id in chunk:
             written = _apply_windows(
-                session, channel_id, contact_id, events[contact_id], current[contact_id], now, inserts
+                channel_id, contact_id, events[contact_id], current[contact_id], now, writes, stale
             )
             due_soon.extend(
                 (channel_id, contact_id, kind) for kind, expires_at in written if expires_at <= queue_until
             )
     session.flush()
-    window_rows.upsert_windows(session, inserts, now)  # the new rows of every chunk, one statement
+    window_rows.delete_windows(session, stale)
+    window_rows.upsert_windows(session, writes, now)  # new and moved rows of every chunk, one statement
     window_rows.queue_due_windows(session, due_soon, now)
 
 
 def _apply_windows(
-    session: Session,
     channel_id: str,
     contact_id: int,
     rows: Sequence[Any],
-    current: Mapping[str, Window],
+    current: Mapping[str, window_rows.CurrentWindow],
     now: datetime,
-    inserts: list[tuple[str, int, str, datetime | None, datetime]],
+    writes: list[tuple[str, int, str, datetime | None, datetime]],
+    stale: list[int],
 ) -> list[tuple[str, datetime]]:
-    """Write the contact's rows (moved and deleted ones through the session; the new ones added to
-    `inserts`, for the caller to write in one statement); returns (kind, expires_at) of those
-    inserted or moved."""
+    """What the contact's rows must become: the new and moved ones added to `writes`, the ids of
+    those no longer wanted to `stale`, for the caller to write in one statement each; returns
+    (kind, expires_at) of those inserted or moved."""
     newest = max((row.at for row in rows), default=None)
     at = max(now, newest) if newest is not None else now
     windows = compute_windows(event_rows.events_of(rows), at)
@@ -448,18 +450,13 @@ def _apply_windows(
             windows.ctwa.pending_until - CTWA_REPLY_DEADLINE,
             windows.ctwa.pending_until,
         )
-    for kind, stale in current.items():
-        if kind not in wanted:
-            window_rows.delete_window(session, stale)
+    stale.extend(row.id for kind, row in current.items() if kind not in wanted)
     written: list[tuple[str, datetime]] = []
     for kind, (opened_at, expires_at) in wanted.items():
         row = current.get(kind)
-        if row is None:
-            inserts.append((channel_id, contact_id, kind, opened_at, expires_at))
-        elif (row.opened_at, row.expires_at) != (opened_at, expires_at):
-            window_rows.update_window(row, opened_at, expires_at, now)
-        else:
+        if row is not None and (row.opened_at, row.expires_at) == (opened_at, expires_at):
             continue
+        writes.append((channel_id, contact_id, kind, opened_at, expires_at))
         written.append((kind, expires_at))
     return written
 

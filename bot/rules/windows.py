@@ -100,54 +100,53 @@ def compute_windows(events: Iterable[Event], at: datetime) -> Windows:
     events, so the order of events and duplicates never change it. A window is open iff
     `at < expires_at`. All datetimes must be timezone-aware.
     """
-    customer_messages: set[CustomerMessage] = set()
+    # Times, not the events: the results only read them, and a datetime hashes in C where a
+    # dataclass hashes its fields in Python (ingestion recomputes every contact it touches).
+    customer_times: set[datetime] = set()
+    ad_times: set[datetime] = set()
     business_times: set[datetime] = set()
-    conversations: set[ConversationSeen] = set()
+    categorised: dict[str, list[datetime]] = {}
     for event in events:
         if isinstance(event, CustomerMessage):
             if event.at <= at:
-                customer_messages.add(event)
+                customer_times.add(event.at)
+                if event.from_ad:
+                    ad_times.add(event.at)
         elif isinstance(event, BusinessMessage):
             if event.at <= at:
                 business_times.add(event.at)
         elif isinstance(event, ConversationSeen):
-            conversations.add(event)
-
-    categorised: dict[str, list[datetime]] = {}
-    for conversation in conversations:
-        origin = normalise_origin(conversation.origin)
-        if origin is None:
-            continue
-        duration = FEP_DURATION if origin == REFERRAL_CONVERSION else CATEGORY_CONVERSATION_DURATION
-        if conversation.expires_at - duration <= at:
-            categorised.setdefault(origin, []).append(conversation.expires_at)
+            origin = normalise_origin(event.origin)
+            if origin is None:
+                continue
+            duration = FEP_DURATION if origin == REFERRAL_CONVERSION else CATEGORY_CONVERSATION_DURATION
+            if event.expires_at - duration <= at:
+                categorised.setdefault(origin, []).append(event.expires_at)
 
     return Windows(
         at=at,
-        customer_care=_customer_care(customer_messages, at),
-        ctwa=_ctwa(customer_messages, business_times, categorised.get(REFERRAL_CONVERSION, []), at),
+        customer_care=_customer_care(customer_times, at),
+        ctwa=_ctwa(ad_times, business_times, categorised.get(REFERRAL_CONVERSION, []), at),
         categories={
             category: _category_window(categorised.get(category.value, []), at) for category in Category
         },
     )
 
 
-def _customer_care(messages: set[CustomerMessage], at: datetime) -> CustomerCareWindow:
-    if not messages:
+def _customer_care(message_times: set[datetime], at: datetime) -> CustomerCareWindow:
+    if not message_times:
         return CustomerCareWindow(open=False)
-    latest = max(message.at for message in messages)
+    latest = max(message_times)
     expires_at = latest + CUSTOMER_CARE_DURATION
     return CustomerCareWindow(open=at < expires_at, opened_at=latest, expires_at=expires_at)
 
 
 def _ctwa(
-    messages: set[CustomerMessage],
+    ad_times: set[datetime],
     business_times: set[datetime],
     meta_fep_expiries: list[datetime],
     at: datetime,
 ) -> CtwaWindow:
-    ad_times = {message.at for message in messages if message.from_ad}
-
     # Derived FEP: for each ad lead, the first reply within its 24 h opens 72 h from that reply.
     fep_expiries = list(meta_fep_expiries)  # Meta's own word (referral_conversion) counts too
     for ad_at in ad_times:

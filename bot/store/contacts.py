@@ -12,13 +12,27 @@ import logging
 import unicodedata
 import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnClause, Engine, Integer, Select, column, literal_column, or_, select, table
+from sqlalchemy import (
+    ColumnClause,
+    Engine,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    column,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from bot.rules import phones
 from bot.rules.bsuid import is_bsuid
@@ -180,6 +194,29 @@ def upsert_contact(
     return contact
 
 
+@dataclass(slots=True)
+class BatchContact:
+    """A contact as `ContactBatch` reads and fills it: plain (no ORM object to build, track and
+    flush), its changes written by `ContactBatch.write`."""
+
+    id: int
+    phone_key: str | None
+    e164: str | None
+    wa_id: str | None
+    user_id: str | None
+    name: str | None
+    name_search: str | None
+    identity_at: datetime | None
+    updated_at: datetime
+
+
+_BATCH_COLUMNS = tuple(field.name for field in fields(BatchContact))
+_CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
+_CONTACTS_BY_KEY = select(*(_CONTACTS.c[name] for name in _BATCH_COLUMNS)).where(
+    _CONTACTS.c.phone_key.in_(bindparam("keys", expanding=True))
+)
+
+
 class ContactBatch:
     """The contacts of one ingestion batch, read by phone_key in one query per chunk, so each
     event of a known customer costs no lookup. Same matching as `upsert_contact` (phone_key first),
@@ -188,14 +225,13 @@ class ContactBatch:
     def __init__(self, session: Session, wa_ids: Iterable[str | None]) -> None:
         self._session = session
         keys = sorted({key for wa_id in wa_ids if (key := _key_of(_clean_wa_id(wa_id)))})
-        self._by_key: dict[str, Contact] = {}
-        # Changes to known contacts not written yet: contact id -> (contact, columns).
-        self._pending: dict[int, tuple[Contact, set[str]]] = {}
-        self._changed: dict[int, Contact] = {}
+        self._by_key: dict[str, BatchContact] = {}
+        # Changes not written yet: contact id -> (contact, columns).
+        self._pending: dict[int, tuple[BatchContact, set[str]]] = {}
+        self._written: set[int] = set()  # contacts whose ORM objects `write` brought up to date
         for start in range(0, len(keys), 500):
-            for contact in session.scalars(
-                select(Contact).where(Contact.phone_key.in_(keys[start : start + 500]))
-            ):
+            for row in session.execute(_CONTACTS_BY_KEY, {"keys": keys[start : start + 500]}):
+                contact = BatchContact(*row)
                 if contact.phone_key:
                     self._by_key[contact.phone_key] = contact
 
@@ -204,24 +240,32 @@ class ContactBatch:
         self._by_key.clear()
 
     def write(self) -> None:
-        """Write the batch's deferred contact changes (`upsert`): one UPDATE per set of columns
-        changed. Before anything else reads contacts from the database."""
+        """Write the batch's changes (`upsert`): one UPDATE per set of columns changed. Before
+        anything else reads contacts from the database. A contact the session also holds as an ORM
+        object (`upsert_contact` read it) has that object brought up to date, as if it had flushed."""
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for contact, columns in self._pending.values():
             names = ("id", *sorted(columns))
             by_columns.setdefault(names, []).append({name: getattr(contact, name) for name in names})
+            loaded = self._session.identity_map.get(identity_key(Contact, contact.id))
+            if loaded is not None:
+                for name in columns:
+                    set_committed_value(loaded, name, getattr(contact, name))
+                self._written.add(contact.id)
         self._pending.clear()
         for rows in by_columns.values():
-            update_rows(self._session, Contact.__table__, sorted(rows, key=lambda row: row["id"]))  # type: ignore[arg-type]
+            update_rows(self._session, _CONTACTS, sorted(rows, key=lambda row: row["id"]))
 
     def expire(self) -> None:
-        """The batch's savepoint rolled back: the contacts it changed are read again when next
-        used (their deferred changes were never seen by the session's bookkeeping, so the rollback
-        would not undo them in memory)."""
+        """The batch's savepoint rolled back: the ORM objects `write` brought up to date are read
+        again when next used (the session's own bookkeeping never saw those changes, so the
+        rollback would not undo them in memory)."""
         self._pending.clear()
-        for contact in self._changed.values():
-            self._session.expire(contact)
-        self._changed.clear()
+        for contact_id in self._written:
+            loaded = self._session.identity_map.get(identity_key(Contact, contact_id))
+            if loaded is not None:
+                self._session.expire(loaded)
+        self._written.clear()
 
     def upsert(
         self,
@@ -231,49 +275,37 @@ class ContactBatch:
         name: str | None = None,
         now: datetime,
         at: datetime | None = None,
-    ) -> Contact:
+    ) -> BatchContact:
         """`upsert_contact(wa_id=, user_id=, name=, at=)`, answered from the batch when possible."""
         clean = _clean_wa_id(wa_id)
         key = _key_of(clean)
         contact = self._by_key.get(key) if key else None
         if contact is None:
             self.write()  # what it finds must be what the database holds
-            contact = upsert_contact(self._session, wa_id=wa_id, user_id=user_id, name=name, now=now, at=at)
+            found = upsert_contact(self._session, wa_id=wa_id, user_id=user_id, name=name, now=now, at=at)
+            contact = BatchContact(*(getattr(found, name) for name in _BATCH_COLUMNS))
         else:
-            self._defer(
+            changed = _fill(
+                self._session,
                 contact,
-                _fill(
-                    self._session,
-                    contact,
-                    key=key,
-                    e164=None,
-                    wa_id=clean,
-                    user_id=(user_id or "").strip() or None,
-                    name=name,
-                    now=now,
-                    at=at,
-                    flush=False,
-                ),
+                key=key,
+                e164=None,
+                wa_id=clean,
+                user_id=(user_id or "").strip() or None,
+                name=name,
+                now=now,
+                at=at,
+                flush=False,
             )
+            if changed:
+                self._pending.setdefault(contact.id, (contact, set()))[1].update(changed)
+                # A unique column (phone_key, e164, user_id) is written now, as `upsert_contact`
+                # does, so a clash shows where it happens.
+                if changed & _UNIQUE_OR_KEY:
+                    self.write()
         if contact.phone_key:
             self._by_key[contact.phone_key] = contact
         return contact
-
-    def _defer(self, contact: Contact, changed: set[str]) -> None:
-        """Keep the changes for `write`: most events of a known customer only move its identity
-        time (and name), and one statement for the batch's contacts costs a fraction of the ORM's
-        per-object flush. A unique column (phone_key, e164, user_id) is flushed now, as
-        `upsert_contact` does, so a clash shows where it happens."""
-        if not changed:
-            return
-        self._changed[contact.id] = contact
-        if changed & _UNIQUE_OR_KEY:
-            self.write()
-            self._session.flush()
-            return
-        for name in changed:  # the session's bookkeeping: nothing left for it to flush
-            set_committed_value(contact, name, getattr(contact, name))
-        self._pending.setdefault(contact.id, (contact, set()))[1].update(changed)
 
 
 _UNIQUE_OR_KEY = frozenset({"phone_key", "e164", "user_id"})
@@ -285,7 +317,7 @@ def _clean_wa_id(wa_id: str | None) -> str | None:
 
 def _fill(
     session: Session,
-    contact: Contact,
+    contact: Contact | BatchContact,
     *,
     key: str | None,
     e164: str | None,
@@ -297,7 +329,7 @@ def _fill(
     flush: bool = True,
 ) -> set[str]:
     """Fill in what the contact lacks, and take the newest identity; the columns changed (with
-    `flush` False, left for the caller to write)."""
+    `flush` False, left for the caller to write: a `BatchContact`'s always are)."""
     changed: set[str] = set()
     # Is this the newest word on who the contact is? (None: a send's response, not an event.)
     newest = at is not None and (contact.identity_at is None or at >= contact.identity_at)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.db import dialect_insert, lease_due_rows
@@ -60,17 +60,30 @@ def contacts_with_sends(
         return set()
     return set(
         session.scalars(
-            select(OutboundMessage.contact_id)
-            .where(
-                OutboundMessage.channel_id == channel_id,
-                OutboundMessage.contact_id.in_(sorted(set(contact_ids))),
-                OutboundMessage.slack_ts.is_not(None),
-                OutboundMessage.created_at >= since,
-                OutboundMessage.created_at <= until,
-            )
-            .distinct()
+            _CONTACTS_WITH_SENDS,
+            {
+                "channel_id": channel_id,
+                "contact_ids": sorted(set(contact_ids)),
+                "since": since,
+                "until": until,
+            },
         )
     )
+
+
+# Built once (every ingestion batch with customer messages asks), on the table: no ORM step.
+_SENDS: Table = OutboundMessage.__table__  # type: ignore[assignment]
+_CONTACTS_WITH_SENDS = (
+    select(_SENDS.c.contact_id)
+    .where(
+        _SENDS.c.channel_id == bindparam("channel_id"),
+        _SENDS.c.contact_id.in_(bindparam("contact_ids", expanding=True)),
+        _SENDS.c.slack_ts.is_not(None),
+        _SENDS.c.created_at >= bindparam("since"),
+        _SENDS.c.created_at <= bindparam("until"),
+    )
+    .distinct()
+)
 
 
 def send_of_thread(session: Session, slack_channel: str, thread_ts: str) -> OutboundMessage | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import WebhookDelivery
@@ -106,6 +106,11 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def serializes(session: Session) -> bool:
+    """Whether `serialize_on` takes locks here (PostgreSQL), so its keys are worth computing."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def serialize_on(session: Session, keys: Iterable[str]) -> None:
     """PostgreSQL: take a transaction lock per key (a contact, a message), waiting for a drainer
     that holds one. Ingestion recomputes a contact's windows from the events it can see and moves
@@ -114,8 +119,10 @@ def serialize_on(session: Session, keys: Iterable[str]) -> None:
     drainer takes all its keys at once in one order, so two never deadlock on them; the locks go
     at commit, rollback, or with the connection of a drainer that died. SQLite: nothing to do
     (the transaction already holds the one write lock)."""
+    if not serializes(session):
+        return
     ids = sorted({_lock_id(key) for key in keys})
-    if not ids or session.get_bind().dialect.name != "postgresql":
+    if not ids:
         return
     session.execute(
         text(
@@ -175,11 +182,22 @@ def mark_error(session: Session, delivery_id: int, error: str) -> None:
 
 def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
     """The deliveries were ingested."""
-    session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(list(ids)))
-        .values(processed_at=now, error=None, failed_at=None, next_attempt_at=None)
+    session.execute(_MARK_PROCESSED, {"ids": list(ids), "now": now})
+
+
+# Built once, on the table (not the ORM entity): no ORM bulk-update machinery, no new statement
+# and cache key per batch.
+_DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+_MARK_PROCESSED = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        processed_at=bindparam("now", type_=_DELIVERIES.c.processed_at.type),
+        error=None,
+        failed_at=None,
+        next_attempt_at=None,
     )
+)
 
 
 def backlog(session: Session) -> tuple[int, datetime | None, int]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.rules.events import BusinessMessage, ConversationSeen, CustomerMessage, Event
@@ -58,23 +58,21 @@ def customer_event_rows_of(
     caller keeps `contact_ids` under BULK_ROWS): plain rows with the columns `events_of` reads
     (ingestion only reads them: no ORM objects to build and track)."""
     events: dict[int, list[Any]] = {contact_id: [] for contact_id in contact_ids}
-    for row in session.execute(
-        select(*_FACT_COLUMNS).where(
-            CustomerEvent.channel_id == channel_id, CustomerEvent.contact_id.in_(list(contact_ids))
-        )
-    ):
+    for row in session.execute(_FACTS_OF, {"channel_id": channel_id, "contact_ids": list(contact_ids)}):
         events[row.contact_id].append(row)
     return events
 
 
-_FACT_COLUMNS = (
-    CustomerEvent.contact_id,
-    CustomerEvent.kind,
-    CustomerEvent.ref,
-    CustomerEvent.at,
-    CustomerEvent.from_ad,
-    CustomerEvent.origin,
-    CustomerEvent.expires_at,
+# Built once, on the table (Core rows: no ORM loading step per row).
+_CUSTOMER_EVENTS: Table = CustomerEvent.__table__  # type: ignore[assignment]
+_FACTS_OF = select(
+    *(
+        _CUSTOMER_EVENTS.c[name]
+        for name in ("contact_id", "kind", "ref", "at", "from_ad", "origin", "expires_at")
+    )
+).where(
+    _CUSTOMER_EVENTS.c.channel_id == bindparam("channel_id"),
+    _CUSTOMER_EVENTS.c.contact_id.in_(bindparam("contact_ids", expanding=True)),
 )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -183,15 +183,19 @@ def outbound_by_message_id(
     ids = sorted(message_ids)
     for start in range(0, len(ids), BULK_ROWS):
         rows = session.scalars(
-            select(OutboundMessage).where(
-                OutboundMessage.channel_id == channel_id,
-                OutboundMessage.bsp_message_id.in_(ids[start : start + BULK_ROWS]),
-            )
+            _BY_MESSAGE_ID, {"channel_id": channel_id, "ids": ids[start : start + BULK_ROWS]}
         )
         for row in rows:
             if row.bsp_message_id is not None:
                 found[row.bsp_message_id] = row
     return found
+
+
+# Built once: every ingestion batch with statuses asks.
+_BY_MESSAGE_ID = select(OutboundMessage).where(
+    OutboundMessage.channel_id == bindparam("channel_id"),
+    OutboundMessage.bsp_message_id.in_(bindparam("ids", expanding=True)),
+)
 
 
 def advance_status(

@@ -6,13 +6,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from bot.rules.windows import WINDOW_KINDS
 from bot.store.db import insert_rows
 from bot.store.models import Contact, Window, WindowDueQueue
+
+
+class CurrentWindow(NamedTuple):
+    """What ingestion reads of a window row to tell whether it moved."""
+
+    id: int
+    opened_at: datetime | None
+    expires_at: datetime
+
+
+def current_windows(
+    session: Session, channel_id: str, contact_ids: Sequence[int]
+) -> dict[int, dict[str, CurrentWindow]]:
+    """`window_rows_of` as plain rows (ingestion only compares them and writes by statement: no ORM
+    objects to build and track)."""
+    current: dict[int, dict[str, CurrentWindow]] = {contact_id: {} for contact_id in contact_ids}
+    for row in session.execute(
+        _CURRENT_WINDOWS, {"channel_id": channel_id, "contact_ids": list(contact_ids)}
+    ):
+        current[row.contact_id][row.kind] = CurrentWindow(row.id, row.opened_at, row.expires_at)
+    return current
+
+
+_WINDOWS: Table = Window.__table__  # type: ignore[assignment]
+# Built once, on the table (Core rows: no ORM loading step per row).
+_CURRENT_WINDOWS = select(
+    _WINDOWS.c.contact_id, _WINDOWS.c.kind, _WINDOWS.c.id, _WINDOWS.c.opened_at, _WINDOWS.c.expires_at
+).where(
+    _WINDOWS.c.channel_id == bindparam("channel_id"),
+    _WINDOWS.c.contact_id.in_(bindparam("contact_ids", expanding=True)),
+)
 
 
 def window_rows_of(
@@ -99,14 +131,13 @@ def queue_due_windows(session: Session, keys: Sequence[tuple[str, int, str]], no
     )
 
 
-def update_window(row: Window, opened_at: datetime | None, expires_at: datetime, now: datetime) -> None:
-    """Move an existing row to new times."""
-    row.opened_at, row.expires_at, row.updated_at = opened_at, expires_at, now
+def delete_windows(session: Session, window_ids: Sequence[int]) -> None:
+    """These rows' windows are no longer open or pending (e.g. an ad lead answered)."""
+    if window_ids:
+        session.execute(_DELETE_WINDOWS, {"ids": sorted(window_ids)})
 
 
-def delete_window(session: Session, row: Window) -> None:
-    """The window is no longer open or pending (e.g. an ad lead answered)."""
-    session.delete(row)
+_DELETE_WINDOWS = delete(_WINDOWS).where(_WINDOWS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def expiries_of(session: Session, contact_ids: Iterable[int]) -> dict[tuple[str, int, str], datetime]:

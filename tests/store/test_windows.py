@@ -32,7 +32,7 @@ def test_upsert_keeps_one_row_per_kind(store: Store) -> None:
             "customer_care": NOW + timedelta(hours=25),
             "ctwa": NOW + timedelta(hours=72),
         }
-        windows.delete_window(session, rows["ctwa"])
+        windows.delete_windows(session, [rows["ctwa"].id])
     with store.session() as session:
         assert set(windows.window_rows_of(session, "vendas", [contact_id])[contact_id]) == {"customer_care"}
         assert windows.expiries_of(session, [contact_id]) == {
