@@ -118,19 +118,37 @@ def serialize_on(session: Session, keys: Iterable[str]) -> None:
     would each miss the other's uncommitted events, and the last to commit would win. Every
     drainer takes all its keys at once in one order, so two never deadlock on them; the locks go
     at commit, rollback, or with the connection of a drainer that died. SQLite: nothing to do
-    (the transaction already holds the one write lock)."""
+    (the transaction already holds the one write lock).
+
+    One customer can come under two keys: by phone number in one event and by business-scoped
+    user id (BSUID) in another. So, after the keys, the contacts already known by any of the
+    phone or user keys are locked too (by contact id, in a lock space of their own): two drainers
+    holding different keys of the same contact still meet there. Every drainer takes the keys
+    first and the contacts second, each in ascending order: one global order, no deadlock."""
     if not serializes(session):
         return
+    keys = set(keys)
     ids = sorted({_lock_id(key) for key in keys})
     if not ids:
         return
-    session.execute(
-        text(
-            "SELECT count(pg_advisory_xact_lock(k)) "
-            "FROM (SELECT unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
-        ),
-        {"ids": ids},
-    )
+    session.execute(_LOCK_KEYS, {"ids": ids})
+    phones = sorted(key.removeprefix("phone:") for key in keys if key.startswith("phone:"))
+    users = sorted(key.removeprefix("user:") for key in keys if key.startswith("user:"))
+    if phones or users:
+        session.execute(_LOCK_KNOWN_CONTACTS, {"space": CONTACT_LOCK_SPACE, "phones": phones, "users": users})
+
+
+# The two-integer advisory locks are a space apart from the one-bigint locks of the keys.
+CONTACT_LOCK_SPACE = 7_343_222
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(k)) "
+    "FROM (SELECT unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
+)
+_LOCK_KNOWN_CONTACTS = text(
+    "SELECT count(pg_advisory_xact_lock(CAST(:space AS integer), c.id)) FROM "
+    "(SELECT id FROM contacts WHERE phone_key = ANY(CAST(:phones AS text[])) "
+    "OR user_id = ANY(CAST(:users AS text[])) ORDER BY id) AS c"
+)
 
 
 def record_failure(

@@ -166,6 +166,44 @@ def test_two_drainers_on_one_customer_take_turns_and_the_window_sees_both(
         next(runtimes, None)
 
 
+def test_a_customer_known_by_phone_and_by_bsuid_is_serialised_whichever_of_the_two_an_event_carries(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drainer holding the customer by BSUID (an event with no phone) makes one with an event by
+    phone number wait: the same contact row, the same window to recompute."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from bot.store import contacts
+
+    runtimes = make_runtime(pg_url, tmp_path, monkeypatch)
+    rt = next(runtimes)
+    try:
+        with rt.store.session() as session:
+            contacts.upsert_contact(session, e164="+5511987654321", user_id="BR.1348210651929302", now=NOW)
+        store(rt, envelope(message("wamid.BY_PHONE")))  # "from": the phone number only
+        drained: list[delivery_queue.Drained] = []
+        with rt.store.session() as session:  # another drainer, mid-batch on the customer by BSUID
+            deliveries.serialize_on(session, {"user:BR.1348210651929302"})
+            thread = threading.Thread(target=lambda: drained.append(delivery_queue.drain_due(rt)))
+            thread.start()
+            deadline = time.monotonic() + 30
+            with rt.store.engine.connect() as observer:
+                waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                while not observer.scalar(text(waiting)):
+                    assert time.monotonic() < deadline, "the drainer by phone did not wait its turn"
+                    observer.rollback()
+                    time.sleep(0.05)
+            assert not drained
+        thread.join(timeout=30)
+        assert drained and drained[0].processed == 1
+        assert refs(rt) == ["wamid.BY_PHONE"]
+    finally:
+        next(runtimes, None)
+
+
 def test_a_batch_retried_one_by_one_still_renames_the_known_customer(
     rt: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
