@@ -188,7 +188,14 @@ class WebhookProcessor:
 
 
 def store_deliveries(rt: Runtime, bodies: Sequence[tuple[str, bytes]], now: datetime) -> list[int]:
-    """Insert accepted bodies in one transaction; their ids, in the order given."""
+    """Insert accepted bodies in one transaction; their ids, in the order given.
+
+    On PostgreSQL the insert is one statement, run in autocommit mode: its own transaction, committed
+    (durably) before its ids come back, in one round trip to the server instead of three (BEGIN, the
+    insert, COMMIT). SQLite takes its writer lock through the store's session."""
+    if rt.store.dialect == "postgresql":
+        with rt.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return deliveries.insert_deliveries(connection, bodies, now)
     with rt.store.session() as session:
         return deliveries.insert_deliveries(session, bodies, now)
 
