@@ -21,6 +21,7 @@ from bot.bsp.base import (
     WebhookErrors,
     WebhookEvent,
     WebhookShapeError,
+    frozen_instance,
 )
 from bot.bsp.meta.shape import _dict, _errors_at, _list, _opt_str, _str, _str_at, timestamp_at
 from bot.rules.windows import normalise_origin
@@ -133,21 +134,25 @@ def _parse_message(
     profile = contact.get("profile") if contact else None
     context = message.get("context")
     referral = message.get("referral")
-    return InboundMessage(
-        message_id=message_id,
-        wa_id=wa_id,
-        at=at,
-        type=kind,
-        user_id=user_id,
-        # A username-only customer may have no name: the username is what the agent knows them by.
-        profile_name=(_opt_str(profile.get("name")) or _opt_str(profile.get("username")))
-        if isinstance(profile, Mapping)
-        else None,
-        text=_message_text(message, kind),
-        referral=dict(referral) if isinstance(referral, Mapping) else None,
-        context_id=_opt_str(context.get("id")) if isinstance(context, Mapping) else None,
-        filename=_filename(message, kind),
-        source=path,
+    return frozen_instance(
+        InboundMessage,
+        {
+            "message_id": message_id,
+            "wa_id": wa_id,
+            "at": at,
+            "type": kind,
+            "user_id": user_id,
+            # A username-only customer may have no name: the username is what the agent knows them by.
+            "profile_name": (_opt_str(profile.get("name")) or _opt_str(profile.get("username")))
+            if isinstance(profile, Mapping)
+            else None,
+            "text": _message_text(message, kind),
+            "referral": dict(referral) if isinstance(referral, Mapping) else None,
+            "context_id": _opt_str(context.get("id")) if isinstance(context, Mapping) else None,
+            "filename": _filename(message, kind),
+            "source": path,
+            "at_receipt": False,
+        },
     )
 
 
@@ -178,19 +183,23 @@ def _parse_status(status: Mapping[str, Any], path: str) -> StatusUpdate:
         raw_category = _opt_str(pricing.get("category"))
         pricing_category = raw_category.lower().replace("-", "_") if raw_category else None
 
-    return StatusUpdate(
-        message_id=message_id,
-        status=state,
-        at=at,
-        recipient_wa_id=_opt_str(status.get("recipient_id")) or "",
-        recipient_user_id=_opt_str(status.get("recipient_user_id")),
-        conversation_id=conversation_id,
-        conversation_origin=origin,
-        conversation_expires_at=expires_at,
-        pricing_model=pricing_model,
-        pricing_category=pricing_category,
-        errors=_errors_at(status.get("errors"), path, ".errors"),
-        source=path,
+    return frozen_instance(
+        StatusUpdate,
+        {
+            "message_id": message_id,
+            "status": state,
+            "at": at,
+            "recipient_wa_id": _opt_str(status.get("recipient_id")) or "",
+            "recipient_user_id": _opt_str(status.get("recipient_user_id")),
+            "conversation_id": conversation_id,
+            "conversation_origin": origin,
+            "conversation_expires_at": expires_at,
+            "pricing_model": pricing_model,
+            "pricing_category": pricing_category,
+            "errors": _errors_at(status.get("errors"), path, ".errors"),
+            "source": path,
+            "at_receipt": False,
+        },
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -475,3 +476,25 @@ def test_a_timestamp_read_directly_reads_as_the_general_path(value: Any) -> None
     assert got == expected and type(got) is type(expected)
     if isinstance(got, datetime):
         assert got.tzinfo is UTC
+
+
+def test_parsed_events_are_the_dataclasses_own_instances() -> None:
+    """The parser builds its events with `frozen_instance` (every field at once): each holds every
+    field of its class, and is what the class's own constructor builds from the same values."""
+    from dataclasses import fields
+
+    from tests.conftest import WHATSAPP_FIXTURES
+
+    seen: set[type] = set()
+    for path in sorted(WHATSAPP_FIXTURES.glob("*.json")):
+        try:
+            events = meta.parse_envelope(json.loads(path.read_text()))
+        except WebhookShapeError:
+            continue
+        for event in events:
+            if isinstance(event, InboundMessage | StatusUpdate):
+                seen.add(type(event))
+                assert set(vars(event)) == {f.name for f in fields(event)}, path.name
+                rebuilt = type(event)(**vars(event))
+                assert vars(rebuilt) == vars(event) and rebuilt == event
+    assert seen == {InboundMessage, StatusUpdate}
