@@ -151,13 +151,14 @@ def _status_kept_as_is(event: StatusUpdate, latest: datetime, expiry_limit: date
         and (category is None or (type(category) is str and 0 < len(category) <= ERROR_CODE_MAX))
         and not event.errors
         and not event.at_receipt
-        and EARLIEST <= event.at <= latest
-        and (expires is None or EARLIEST <= expires <= expiry_limit)
         # Free text's forbidden characters are among the identifiers': one search covers both.
         and _BAD_IN_IDENT.search(
             f"{message_id}{status}{wa_id}{user_id or ''}{conversation_id or ''}{model or ''}{category or ''}"
         )
         is None
+        # Times last, as `_screen` compares them after the identifiers.
+        and EARLIEST <= event.at <= latest
+        and (expires is None or EARLIEST <= expires <= expiry_limit)
     )
 
 
@@ -177,9 +178,9 @@ def _inbound_kept_as_is(event: InboundMessage, latest: datetime) -> bool:
         and (text is None or (type(text) is str and 0 < len(text) <= TEXT_MAX))
         and event.referral is None  # cleaned into a new dict whatever it holds
         and not event.at_receipt
-        and EARLIEST <= event.at <= latest
         and _BAD_IN_IDENT.search(f"{message_id}{wa_id}{user_id or ''}{context_id or ''}") is None
         and _BAD_IN_TEXT.search(f"{kind}{name or ''}{text or ''}") is None
+        and EARLIEST <= event.at <= latest  # last, as `_screen` compares it after the identifiers
     )
 
 
