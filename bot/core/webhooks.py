@@ -76,6 +76,12 @@ async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | 
 
 # Deliveries stored in one transaction when they arrive together.
 MAX_GROUP_COMMIT = 256
+# While busy (the previous commit ended less than BUSY_GAP ago), the next commit waits this long
+# for more deliveries to join it: during a flood POSTs reach the queue a few at a time right after
+# each commit, and a transaction of one or two costs nearly what one of twenty does (~1/5 less
+# storage CPU per POST). A delivery arriving after a quiet spell is committed at once.
+GROUP_COMMIT_WINDOW = 0.001
+BUSY_GAP = 0.01
 # How long `stop` lets the drainer finish its batch before cancelling what is left of it (its
 # follow-ups: the transaction itself is already committed or rolled back by then).
 STOP_SECONDS = 10.0
@@ -154,8 +160,11 @@ class WebhookProcessor:
 
     async def _write(self) -> None:
         loop = asyncio.get_running_loop()
+        committed = float("-inf")  # when the previous commit ended (loop time)
         while True:
             batch = [await self._incoming.get()]
+            if loop.time() - committed < BUSY_GAP:
+                await asyncio.sleep(GROUP_COMMIT_WINDOW)
             while len(batch) < MAX_GROUP_COMMIT and not self._incoming.empty():
                 batch.append(self._incoming.get_nowait())
             try:
@@ -172,6 +181,8 @@ class WebhookProcessor:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            finally:
+                committed = loop.time()
             for (_, _, events, future), delivery_id in zip(batch, ids, strict=True):
                 if events is not None and self.drainer is not None:
                     self.drainer.parsed.remember(delivery_id, events)
@@ -188,7 +199,14 @@ class WebhookProcessor:
 
 
 def store_deliveries(rt: Runtime, bodies: Sequence[tuple[str, bytes]], now: datetime) -> list[int]:
-    """Insert accepted bodies in one transaction; their ids, in the order given."""
+    """Insert accepted bodies in one transaction; their ids, in the order given.
+
+    On PostgreSQL the insert is one statement, run in autocommit mode: its own transaction, committed
+    (durably) before its ids come back, in one round trip to the server instead of three (BEGIN, the
+    insert, COMMIT). SQLite takes its writer lock through the store's session."""
+    if rt.store.dialect == "postgresql":
+        with rt.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return deliveries.insert_deliveries(connection, bodies, now)
     with rt.store.session() as session:
         return deliveries.insert_deliveries(session, bodies, now)
 

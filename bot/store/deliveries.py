@@ -9,22 +9,87 @@ connection, and the rows are due again for the next one."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Dialect,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from bot.store.models import WebhookDelivery
 
+# Every webhook POST is one of these rows, so they are inserted with the driver's own statements, not
+# through the ORM and SQLAlchemy's insertmanyvalues (which, with ids returned in order, sends SQLite
+# one statement per row anyway, and sends PostgreSQL 4 parameters per row, too many for psycopg to
+# cache the statement's parse). The values are those SQLAlchemy would send: each column type's own
+# bind processing, `attempts` its default 0.
+#
+# PostgreSQL: the batch as two arrays, the bodies in binary (no hex escaping of every byte), rows
+# numbered by their position and inserted in that order, so the ids (from the id sequence, ascending
+# in insertion order: what SQLAlchemy's ordered insert relies on too) sorted are the ids in order.
+_PG_INSERT = (
+    "INSERT INTO webhook_deliveries (channel_id, received_at, body, attempts) "
+    "SELECT channel_id, %(received_at)s::timestamp, body, 0 "
+    "FROM unnest(%(channel_ids)s::varchar[], %(bodies)b::bytea[]) "
+    "WITH ORDINALITY AS batch(channel_id, body, position) ORDER BY position RETURNING id"
+)
+# SQLite: one row per statement, its id read back from it (no assumption about the order of ids).
+_SQLITE_INSERT = (
+    "INSERT INTO webhook_deliveries (channel_id, received_at, body, attempts) VALUES (?, ?, ?, 0)"
+)
 
-def insert_deliveries(session: Session, bodies: Sequence[tuple[str, bytes]], now: datetime) -> list[int]:
-    """Insert (channel, raw body) pairs; their ids, in the order given."""
+
+def insert_deliveries(
+    session: Session | Connection, bodies: Sequence[tuple[str, bytes]], now: datetime
+) -> list[int]:
+    """Insert (channel, raw body) pairs; their ids, in the order given. On PostgreSQL this is one
+    statement (through a connection in autocommit mode, its own transaction)."""
+    connection = session.connection() if isinstance(session, Session) else session
     table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
-    rows = [{"channel_id": channel_id, "received_at": now, "body": raw} for channel_id, raw in bodies]
-    result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [row.id for row in result]
+    dialect = connection.dialect
+    channel_value = _bind_processor(table.c.channel_id, dialect)
+    body_value = _bind_processor(table.c.body, dialect)
+    received_at = _bind_processor(table.c.received_at, dialect)(now)
+    if dialect.name == "postgresql":
+        result = connection.exec_driver_sql(
+            _PG_INSERT,
+            {
+                "received_at": received_at,
+                "channel_ids": [channel_value(channel_id) for channel_id, _ in bodies],
+                "bodies": [body_value(raw) for _, raw in bodies],
+            },
+        )
+        return sorted(result.scalars())
+    return [
+        connection.exec_driver_sql(
+            _SQLITE_INSERT, (channel_value(channel_id), received_at, body_value(raw))
+        ).lastrowid
+        for channel_id, raw in bodies
+    ]
+
+
+def _bind_processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """What SQLAlchemy does to a value bound to `column` (its type's processing for `dialect`)."""
+    return column.type.dialect_impl(dialect).bind_processor(dialect) or _unchanged
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 def insert_delivery(session: Session, channel_id: str, raw: bytes, now: datetime) -> int:

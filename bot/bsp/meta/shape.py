@@ -14,6 +14,8 @@ from bot.bsp.base import ProviderError, WebhookShapeError
 # Epoch values above this are milliseconds (10^11 s is the year 5138; 10^11 ms is 1973).
 _MS_THRESHOLD = 10**11
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# At most this many ASCII digits are always seconds (below the threshold) and always in range.
+_SECONDS_DIGITS = len(str(_MS_THRESHOLD)) - 1
 
 
 def _dict(node: Any, path: str) -> Mapping[str, Any]:
@@ -43,6 +45,14 @@ def _str(node: Any, path: str, *, required: bool = True) -> str:
     return text
 
 
+def _str_at(node: Any, path: str, suffix: str) -> str:
+    """`_str(node, path + suffix)`, the path built only for an error: a webhook's every event reads
+    several required strings, nearly always plain non-empty ones."""
+    if type(node) is str and node:
+        return node
+    return _str(node, f"{path}{suffix}")
+
+
 def _opt_str(node: Any) -> str | None:
     if type(node) is str:  # the usual case, checked first: called for most fields of every event
         return node or None
@@ -55,6 +65,15 @@ def _kind(node: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
         type(node), type(node).__name__
     )
+
+
+def timestamp_at(value: Any, path: str, suffix: str) -> datetime:
+    """`parse_timestamp(value, path + suffix)`, the path built only for an error. What Meta sends,
+    a string of up to 11 ASCII digits, is read directly: seconds, in range, as the general path
+    reads them."""
+    if type(value) is str and len(value) <= _SECONDS_DIGITS and value.isascii() and value.isdigit():
+        return _EPOCH + timedelta(0, int(value))
+    return parse_timestamp(value, f"{path}{suffix}")
 
 
 def parse_timestamp(value: Any, path: str) -> datetime:
@@ -99,3 +118,8 @@ def _errors(node: Any, path: str) -> tuple[ProviderError, ...]:
     if node is None:  # most statuses carry no errors
         return ()
     return tuple(provider_error(item) for item in _list(node, path))
+
+
+def _errors_at(node: Any, path: str, suffix: str) -> tuple[ProviderError, ...]:
+    """`_errors(node, path + suffix)`, the path built only when there are errors."""
+    return () if node is None else _errors(node, f"{path}{suffix}")

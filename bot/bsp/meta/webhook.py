@@ -21,8 +21,9 @@ from bot.bsp.base import (
     WebhookErrors,
     WebhookEvent,
     WebhookShapeError,
+    frozen_instance,
 )
-from bot.bsp.meta.shape import _dict, _errors, _list, _opt_str, _str, parse_timestamp
+from bot.bsp.meta.shape import _dict, _errors_at, _list, _opt_str, _str, _str_at, timestamp_at
 from bot.rules.windows import normalise_origin
 
 _TEMPLATE_FIELDS = {"message_template_status_update", "template_category_update"}
@@ -56,14 +57,20 @@ def parse_envelope(payload: Any) -> list[WebhookEvent]:
 
 def _parse_value(value: Mapping[str, Any], prefix: str) -> list[WebhookEvent]:
     events: list[WebhookEvent] = []
-    contacts = [c for c in _list(value.get("contacts"), f"{prefix}contacts") if isinstance(c, Mapping)]
+    contacts = [
+        c
+        for c in _list(value.get("contacts"), f"{prefix}contacts")
+        if type(c) is dict or isinstance(c, Mapping)
+    ]
     for k, node in enumerate(_list(value.get("messages"), f"{prefix}messages")):
-        event = _parse_message(_dict(node, f"{prefix}messages[{k}]"), f"{prefix}messages[{k}]", contacts)
+        path = f"{prefix}messages[{k}]"
+        event = _parse_message(_dict(node, path), path, contacts)
         if event is not None:
             events.append(event)
     for k, node in enumerate(_list(value.get("statuses"), f"{prefix}statuses")):
-        events.append(_parse_status(_dict(node, f"{prefix}statuses[{k}]"), f"{prefix}statuses[{k}]"))
-    errors = _errors(value.get("errors"), f"{prefix}errors")
+        path = f"{prefix}statuses[{k}]"
+        events.append(_parse_status(_dict(node, path), path))
+    errors = _errors_at(value.get("errors"), prefix, "errors")
     if errors:
         events.append(WebhookErrors(errors))
     return events
@@ -103,8 +110,8 @@ def _filename(message: Mapping[str, Any], kind: str) -> str | None:
 def _parse_message(
     message: Mapping[str, Any], path: str, contacts: list[Mapping[str, Any]]
 ) -> WebhookEvent | None:
-    message_id = _str(message.get("id"), f"{path}.id")
-    at = parse_timestamp(message.get("timestamp"), f"{path}.timestamp")
+    message_id = _str_at(message.get("id"), path, ".id")
+    at = timestamp_at(message.get("timestamp"), path, ".timestamp")
     kind = _opt_str(message.get("type")) or "unknown"
     wa_id = _str(message.get("from"), f"{path}.from", required=False)
     contact = _contact_for(contacts, wa_id, _opt_str(message.get("from_user_id")))
@@ -127,63 +134,72 @@ def _parse_message(
     profile = contact.get("profile") if contact else None
     context = message.get("context")
     referral = message.get("referral")
-    return InboundMessage(
-        message_id=message_id,
-        wa_id=wa_id,
-        at=at,
-        type=kind,
-        user_id=user_id,
-        # A username-only customer may have no name: the username is what the agent knows them by.
-        profile_name=(_opt_str(profile.get("name")) or _opt_str(profile.get("username")))
-        if isinstance(profile, Mapping)
-        else None,
-        text=_message_text(message, kind),
-        referral=dict(referral) if isinstance(referral, Mapping) else None,
-        context_id=_opt_str(context.get("id")) if isinstance(context, Mapping) else None,
-        filename=_filename(message, kind),
-        source=path,
+    return frozen_instance(
+        InboundMessage,
+        {
+            "message_id": message_id,
+            "wa_id": wa_id,
+            "at": at,
+            "type": kind,
+            "user_id": user_id,
+            # A username-only customer may have no name: the username is what the agent knows them by.
+            "profile_name": (_opt_str(profile.get("name")) or _opt_str(profile.get("username")))
+            if isinstance(profile, Mapping)
+            else None,
+            "text": _message_text(message, kind),
+            "referral": dict(referral) if isinstance(referral, Mapping) else None,
+            "context_id": _opt_str(context.get("id")) if isinstance(context, Mapping) else None,
+            "filename": _filename(message, kind),
+            "source": path,
+            "at_receipt": False,
+        },
     )
 
 
 def _parse_status(status: Mapping[str, Any], path: str) -> StatusUpdate:
-    message_id = _str(status.get("id"), f"{path}.id")
-    state = _str(status.get("status"), f"{path}.status").lower()
-    at = parse_timestamp(status.get("timestamp"), f"{path}.timestamp")
+    message_id = _str_at(status.get("id"), path, ".id")
+    state = _str_at(status.get("status"), path, ".status").lower()
+    at = timestamp_at(status.get("timestamp"), path, ".timestamp")
 
     conversation_id = origin = None
     expires_at = None
     conversation = status.get("conversation")
     if conversation is not None:
-        conversation = _dict(conversation, f"{path}.conversation")
+        if type(conversation) is not dict:
+            conversation = _dict(conversation, f"{path}.conversation")
         conversation_id = _opt_str(conversation.get("id"))
         raw_origin = conversation.get("origin")
-        if isinstance(raw_origin, Mapping):
+        if type(raw_origin) is dict or isinstance(raw_origin, Mapping):
             origin = normalise_origin(_opt_str(raw_origin.get("type")))
         if conversation.get("expiration_timestamp") is not None:
-            expires_at = parse_timestamp(
-                conversation["expiration_timestamp"], f"{path}.conversation.expiration_timestamp"
+            expires_at = timestamp_at(
+                conversation["expiration_timestamp"], path, ".conversation.expiration_timestamp"
             )
 
     pricing_model = pricing_category = None
     pricing = status.get("pricing")
-    if isinstance(pricing, Mapping):
+    if type(pricing) is dict or isinstance(pricing, Mapping):
         pricing_model = (_opt_str(pricing.get("pricing_model")) or "").upper() or None
         raw_category = _opt_str(pricing.get("category"))
         pricing_category = raw_category.lower().replace("-", "_") if raw_category else None
 
-    return StatusUpdate(
-        message_id=message_id,
-        status=state,
-        at=at,
-        recipient_wa_id=_opt_str(status.get("recipient_id")) or "",
-        recipient_user_id=_opt_str(status.get("recipient_user_id")),
-        conversation_id=conversation_id,
-        conversation_origin=origin,
-        conversation_expires_at=expires_at,
-        pricing_model=pricing_model,
-        pricing_category=pricing_category,
-        errors=_errors(status.get("errors"), f"{path}.errors"),
-        source=path,
+    return frozen_instance(
+        StatusUpdate,
+        {
+            "message_id": message_id,
+            "status": state,
+            "at": at,
+            "recipient_wa_id": _opt_str(status.get("recipient_id")) or "",
+            "recipient_user_id": _opt_str(status.get("recipient_user_id")),
+            "conversation_id": conversation_id,
+            "conversation_origin": origin,
+            "conversation_expires_at": expires_at,
+            "pricing_model": pricing_model,
+            "pricing_category": pricing_category,
+            "errors": _errors_at(status.get("errors"), path, ".errors"),
+            "source": path,
+            "at_receipt": False,
+        },
     )
 
 

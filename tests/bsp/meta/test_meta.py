@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.bsp import meta
 from bot.bsp.base import (
@@ -20,6 +23,7 @@ from bot.bsp.base import (
     WebhookErrors,
     WebhookShapeError,
 )
+from bot.bsp.meta.shape import parse_timestamp, timestamp_at
 from bot.rules.events import Category
 from bot.rules.templates import Template, TemplateButton
 from tests.conftest import load_fixture
@@ -448,3 +452,49 @@ def test_non_text_messages_carry_what_the_conversation_thread_shows() -> None:
         ("button", "Quero", None),
         ("reaction", "👍", None),
     ]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    value=st.one_of(
+        st.text(alphabet="0123456789", max_size=14),
+        st.text(alphabet="0123456789 .-e٣²", max_size=13),
+        st.integers(min_value=-1, max_value=10**14),
+        st.none(),
+    )
+)
+def test_a_timestamp_read_directly_reads_as_the_general_path(value: Any) -> None:
+    """`timestamp_at`'s direct read of plain digit strings gives what `parse_timestamp` gives."""
+    try:
+        expected: datetime | tuple[str, str] = parse_timestamp(value, "statuses[0].timestamp")
+    except WebhookShapeError as exc:
+        expected = (exc.path, exc.problem)
+    try:
+        got: datetime | tuple[str, str] = timestamp_at(value, "statuses[0]", ".timestamp")
+    except WebhookShapeError as exc:
+        got = (exc.path, exc.problem)
+    assert got == expected and type(got) is type(expected)
+    if isinstance(got, datetime):
+        assert got.tzinfo is UTC
+
+
+def test_parsed_events_are_the_dataclasses_own_instances() -> None:
+    """The parser builds its events with `frozen_instance` (every field at once): each holds every
+    field of its class, and is what the class's own constructor builds from the same values."""
+    from dataclasses import fields
+
+    from tests.conftest import WHATSAPP_FIXTURES
+
+    seen: set[type] = set()
+    for path in sorted(WHATSAPP_FIXTURES.glob("*.json")):
+        try:
+            events = meta.parse_envelope(json.loads(path.read_text()))
+        except WebhookShapeError:
+            continue
+        for event in events:
+            if isinstance(event, InboundMessage | StatusUpdate):
+                seen.add(type(event))
+                assert set(vars(event)) == {f.name for f in fields(event)}, path.name
+                rebuilt = type(event)(**vars(event))
+                assert vars(rebuilt) == vars(event) and rebuilt == event
+    assert seen == {InboundMessage, StatusUpdate}
