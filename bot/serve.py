@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import sys
@@ -56,7 +55,7 @@ def run_serve(
         )
         return 1
     from bot.app import build_asgi_app, build_bolt_app
-    from bot.runtime import build_runtime
+    from bot.runtime import build_runtime, freeze_startup_objects
 
     rt = build_runtime(config_path, settings=settings)
     logs.add_secrets(logs.config_secrets(rt.config, os.environ))  # the BSP keys the config names
@@ -82,16 +81,6 @@ def run_serve(
         return 0
     freeze_startup_objects()
     return asyncio.run(_serve_socket_mode(rt, bolt, host, port, ingest))
-
-
-def freeze_startup_objects() -> None:
-    """Leave what start-up built (modules, the config, Bolt, SQLAlchemy, the providers: ~140,000
-    objects that live as long as the process) out of the garbage collector's full collections.
-    Every webhook POST allocates parsed JSON and events, so full collections come every few
-    thousand POSTs, and each walked all of those: ~15 us of CPU per POST during a flood. The
-    garbage there is now is collected first, so none of it is kept for good."""
-    gc.collect()
-    gc.freeze()
 
 
 async def _serve_socket_mode(rt, bolt, host: str, port: int, ingest: bool) -> int:  # type: ignore[no-untyped-def]

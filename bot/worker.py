@@ -19,7 +19,7 @@ import time
 from bot import logs
 from bot.config import Settings
 from bot.core.delivery_queue import MAX_BATCH, Drainer
-from bot.runtime import Runtime
+from bot.runtime import Runtime, freeze_startup_objects
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ async def _work(rt: Runtime, *, batch: int, poll_seconds: float, once: bool) -> 
     from bot.slack_client import build_slack_client
 
     drainer = Drainer(rt, build_slack_client(rt), batch=batch, poll_seconds=poll_seconds)
+    freeze_startup_objects()
     try:
         if once:
             return await _once(rt, drainer)
