@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--batch",
         type=_positive_int,
         default=None,
-        help="deliveries per transaction (default: 16 on SQLite, where a batch holds the one write "
+        help="deliveries per transaction (default: 32 on SQLite, where a batch holds the one write "
         "lock the webhook endpoint also needs; 64 on PostgreSQL)",
     )
     parser.add_argument(
