@@ -59,9 +59,8 @@ def run_worker(
     logs.add_secrets(logs.config_secrets(rt.config, os.environ))  # the BSP keys the config names
     if rt.store.dialect == "sqlite" and not once:
         log.info(
-            "worker on SQLite: run at most one; on SQLite `serve --ingest in-process` (the default) "
-            "is faster than a worker, which takes turns with serve on the one write lock "
-            "(docs/operations.md, 'Ingestion workers')"
+            "worker on SQLite: run at most one, beside `serve --ingest off` (a second worker would "
+            "only wait for the one write lock; docs/operations.md, 'Ingestion workers')"
         )
     if batch is None:
         batch = POSTGRESQL_BATCH if rt.store.dialect == "postgresql" else SQLITE_BATCH
