@@ -66,9 +66,7 @@ def insert_claims(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         return 0
     table = _table()
     stmt = (
-        dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=_CLAIM_KEY)
-        .returning(table.c.id)
+        dialect_insert(session, table).on_conflict_do_nothing(index_elements=_CLAIM_KEY).returning(table.c.id)
     )
     return len(session.execute(stmt, list(rows)).all())
 
@@ -245,7 +243,14 @@ def lease_claims(
         instance_id,
         limit,
         returning=(
-            c.id, c.channel_id, c.contact_id, c.kind, c.expires_at, c.slack_channel, c.attempts, c.claimed_at
+            c.id,
+            c.channel_id,
+            c.contact_id,
+            c.kind,
+            c.expires_at,
+            c.slack_channel,
+            c.attempts,
+            c.claimed_at,
         ),
     )
     return [
@@ -335,8 +340,18 @@ def list_claims(
     table = _table()
     c = table.c
     stmt = select(
-        c.id, c.channel_id, c.contact_id, c.kind, c.expires_at, c.slack_channel, c.claimed_at,
-        c.attempts, c.next_attempt_at, c.posted_at, c.outcome, c.last_error,
+        c.id,
+        c.channel_id,
+        c.contact_id,
+        c.kind,
+        c.expires_at,
+        c.slack_channel,
+        c.claimed_at,
+        c.attempts,
+        c.next_attempt_at,
+        c.posted_at,
+        c.outcome,
+        c.last_error,
     )
     if pending:
         stmt = stmt.where(c.posted_at.is_(None))
