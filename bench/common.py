@@ -436,3 +436,20 @@ def emit(name: str, result: dict[str, Any], app: App, *, tag: str = "", out: str
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text_out)
+
+
+def py_spy_record(out: Path) -> list[str]:
+    """py-spy (from the venv) recording raw stacks into `out`: add `-p PID` or `-- COMMAND`."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+    return [spy, "record", "--format", "raw", "--nonblocking", "-o", str(out)]
+
+
+def attach_py_spy(pid: int, out: Path, *, subprocesses: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy recording the running process `pid` (and its children) into `out`, given a second
+    to attach; stop it with SIGINT, then wait, to have the file written."""
+    extra = ["--subprocesses"] if subprocesses else []
+    spy = subprocess.Popen(
+        [*py_spy_record(out), *extra, "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(1)
+    return spy

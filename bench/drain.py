@@ -23,8 +23,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,9 +30,11 @@ from typing import Any
 from bench.common import (
     WORK,
     add_app_args,
+    attach_py_spy,
     database_url,
     emit,
     free_port,
+    py_spy_record,
     select_app,
     start_app,
     write_config,
@@ -49,12 +49,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a running process (Linux /proc), all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def py_spy_record(out: Path) -> list[str]:
-    """py-spy (from the venv) recording raw stacks into `out`."""
-    spy = str(Path(sys.executable).parent / "py-spy")
-    return [spy, "record", "--format", "raw", "--nonblocking", "-o", str(out)]
 
 
 def drain(
@@ -119,16 +113,7 @@ def main() -> None:
         running = start_app(app, config, url, slack.url, port, ingest_off=True)
         spy = None
         if args.profile_serve:
-            spy = subprocess.Popen(
-                [
-                    *py_spy_record(WORK / f"profile-drain-serve-{args.db}.txt"),
-                    "-p",
-                    str(running.serve.pid),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1)
+            spy = attach_py_spy(running.serve.pid, WORK / f"profile-drain-serve-{args.db}.txt")
         try:
             cpu_before = cpu_seconds(running.serve.pid)
             posting = asyncio.run(load(f"http://127.0.0.1:{port}", bodies, args.concurrency))

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -36,6 +35,7 @@ from bench.common import (
     WEBHOOK_SECRET,
     WORK,
     add_app_args,
+    attach_py_spy,
     database_url,
     emit,
     free_port,
@@ -322,23 +322,11 @@ def main() -> None:
     store = Store.from_url(url)
     spy = None
     if args.profile:
-        spy = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "--format",
-                "raw",
-                "--nonblocking",
-                "--subprocesses",
-                "-o",
-                str(WORK / f"profile-webhooks-{args.db}-w{args.workers}.txt"),
-                "-p",
-                str(running.serve.pid),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        spy = attach_py_spy(
+            running.serve.pid,
+            WORK / f"profile-webhooks-{args.db}-w{args.workers}.txt",
+            subprocesses=True,
         )
-        time.sleep(1)
     try:
         accepting = asyncio.run(load(f"http://127.0.0.1:{port}", bodies, args.concurrency))
         accepting.pop("_started")

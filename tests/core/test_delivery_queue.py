@@ -124,13 +124,25 @@ def test_a_template_webhook_drained_elsewhere_reaches_this_process_cache(
             next(gen, None)
 
 
+def wait_for_a_drainer_waiting(rt: Any, failure: str) -> None:
+    """Until a PostgreSQL advisory lock is waited for (a drainer waits its turn); `failure` after 30 s."""
+    import time
+
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + 30
+    with rt.store.engine.connect() as observer:
+        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        while not observer.scalar(text(waiting)):
+            assert time.monotonic() < deadline, failure
+            observer.rollback()
+            time.sleep(0.05)
+
+
 def test_two_drainers_on_one_customer_take_turns_and_the_window_sees_both(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
-    import time
-
-    from sqlalchemy import text
 
     from bot.core.ingest import ingest_events_in
     from bot.store.models import Window
@@ -148,13 +160,7 @@ def test_two_drainers_on_one_customer_take_turns_and_the_window_sees_both(
             deliveries.serialize_on(session, delivery_queue.contact_keys("vendas", newer))
             thread = threading.Thread(target=lambda: drained.append(delivery_queue.drain_due(rt)))
             thread.start()
-            deadline = time.monotonic() + 30
-            with rt.store.engine.connect() as observer:
-                waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                while not observer.scalar(text(waiting)):
-                    assert time.monotonic() < deadline, "the second drainer did not wait its turn"
-                    observer.rollback()
-                    time.sleep(0.05)
+            wait_for_a_drainer_waiting(rt, "the second drainer did not wait its turn")
             ingest_events_in(session, "vendas", newer, NOW)
         thread.join(timeout=30)
         assert drained and drained[0].processed == 1
@@ -172,9 +178,6 @@ def test_a_customer_known_by_phone_and_by_bsuid_is_serialised_whichever_of_the_t
     """A drainer holding the customer by BSUID (an event with no phone) makes one with an event by
     phone number wait: the same contact row, the same window to recompute."""
     import threading
-    import time
-
-    from sqlalchemy import text
 
     from bot.store import contacts
 
@@ -189,13 +192,7 @@ def test_a_customer_known_by_phone_and_by_bsuid_is_serialised_whichever_of_the_t
             deliveries.serialize_on(session, {"user:BR.1348210651929302"})
             thread = threading.Thread(target=lambda: drained.append(delivery_queue.drain_due(rt)))
             thread.start()
-            deadline = time.monotonic() + 30
-            with rt.store.engine.connect() as observer:
-                waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                while not observer.scalar(text(waiting)):
-                    assert time.monotonic() < deadline, "the drainer by phone did not wait its turn"
-                    observer.rollback()
-                    time.sleep(0.05)
+            wait_for_a_drainer_waiting(rt, "the drainer by phone did not wait its turn")
             assert not drained
         thread.join(timeout=30)
         assert drained and drained[0].processed == 1
