@@ -62,7 +62,7 @@ def resolve_contact(rt: Runtime, inputs: ScreenInputs) -> ContactChoice:
     except phones.InvalidPhone as exc:
         if looks_like_number(query):
             return ContactChoice(None, None, f"screen.errors.phone_{exc.reason}")
-    matches = search_known(rt, query, limit=2)
+    matches = _by_name(rt, query)
     if len(matches) == 1:
         e164, name = matches[0]
         return ContactChoice(e164, _label(name, e164), None)
@@ -86,6 +86,19 @@ def search_known(rt: Runtime, query: str, limit: int) -> list[tuple[str, str | N
     with rt.store.read_session() as session:
         found = contacts.search_contacts(session, query, limit=limit)
         # A BSUID-only contact (no phone) is chosen by its BSUID.
+        return [(ident, c.name) for c in found if (ident := c.e164 or c.user_id)]
+
+
+def _by_name(rt: Runtime, query: str) -> list[tuple[str, str | None]]:
+    """The contacts a typed name may mean (two at most: one is an answer, two are ambiguous). A
+    contact whose whole name is the query wins over those that merely contain it: "Ana Souza"
+    opens Ana Souza's screen even when "Ana Souza Lima" is known too (which made it ambiguous
+    before), and the exact read is one b-tree lookup where the search also reads the trigram
+    index."""
+    with rt.store.read_session() as session:
+        found = contacts.contacts_named(session, query, limit=2)
+        if len(found) != 1:
+            found = contacts.search_contacts(session, query, limit=2)
         return [(ident, c.name) for c in found if (ident := c.e164 or c.user_id)]
 
 

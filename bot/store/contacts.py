@@ -445,6 +445,17 @@ def search_contacts(session: Session, query: str, limit: int = 20) -> list[Conta
     return found[:limit]
 
 
+def contacts_named(session: Session, name: str, limit: int) -> list[Contact]:
+    """Known contacts whose whole name is `name` (accent- and case-insensitive), oldest first: one
+    equality read on the name_search b-tree."""
+    key = name_search_key(name)
+    if key is None or limit <= 0:
+        return []
+    return list(
+        session.scalars(select(Contact).where(Contact.name_search == key).order_by(Contact.id).limit(limit))
+    )
+
+
 def _names_containing(session: Session, needle: str) -> Select[Contact]:
     """Contacts whose name_search contains `needle` (already folded), through the trigram index.
 
