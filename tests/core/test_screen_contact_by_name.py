@@ -36,6 +36,7 @@ def test_a_whole_name_wins_over_names_that_contain_it(rt: Any) -> None:
     known(rt, ("+5511911110001", "Ana Souza"), ("+5511911110002", "Ana Souza Lima"))
     assert typed(rt, "ana souza") == ("+5511911110001", None)  # case and accents folded
     assert typed(rt, "Ána  Souza") == ("+5511911110001", None)
+    assert typed(rt, "\x00Ana Souza\ud800") == ("+5511911110001", None)  # a NUL, a lone surrogate: ignored
 
 
 def test_a_part_of_two_names_is_ambiguous_and_the_modal_says_so(rt: Any) -> None:
