@@ -40,7 +40,7 @@ from bench.common import (
     write_config,
 )
 from bench.seed import seed
-from bench.webhooks import backlog, count_stored, load, run_bare, traffic
+from bench.webhooks import backlog, count_stored, ingestion_floor, load, lost_of, run_bare, traffic
 from bot.store.db import Store
 from tests.e2e.fake_slack import FakeSlack
 
@@ -137,12 +137,8 @@ def main() -> None:
     ends = [start + s["seconds"] for start, s in zip(starts, summaries, strict=True)]
     seconds = max(ends) - min(starts)
     events = sum(s["events"] for s in summaries)
-    lost = {
-        "deliveries": sent["posts"] - stored["webhook_deliveries"],
-        "statuses": sent["statuses"] - stored["status_events"],
-        "inbound": sent["inbound"] - stored["customer_messages"],
-    }
-    floor = 10_000 if args.db == "sqlite" else 6_000
+    lost = lost_of(sent, stored)
+    floor = ingestion_floor(args.db)
     events_per_s = round(events / seconds, 1) if seconds > 0 else None
     emit(
         "drain",

@@ -37,7 +37,7 @@ from bench.common import (
     write_config,
 )
 from bench.seed import seed
-from bench.webhooks import count_stored, load, sustained, traffic, wait_drained
+from bench.webhooks import count_stored, load, lost_of, sustained, traffic, wait_drained
 from bot.blocks.alerts import RESUME_ACTION_ID
 from bot.store.db import Store
 from bot.store.models import AlertClaim
@@ -123,11 +123,7 @@ def run(
         "ingestion": ingestion,
         "sustained_events_per_s": ingestion["events_per_s"],
         "stored": stored,
-        "lost": {
-            "deliveries": sent["posts"] - stored["webhook_deliveries"],
-            "statuses": sent["statuses"] - stored["status_events"],
-            "inbound": sent["inbound"] - stored["customer_messages"],
-        },
+        "lost": lost_of(sent, stored),
         "alerts": {
             "due_windows": args.due,
             "claims": claims,
